@@ -1,0 +1,196 @@
+//! The golden model: a [`Translator`] that drives [`Translation`] step machines
+//! against memory, with caches of configurable size.
+
+use crate::caches::{CacheConfig, Caches};
+use crate::command::{self, Command, CommandError};
+use crate::fault::FaultRecord;
+use crate::memory::Memory;
+use crate::regs::Regs;
+use crate::request::{Request, Response};
+use crate::stats::Counters;
+use crate::translate::{Env, Reply, Source, Step, Translation};
+use crate::translator::Translator;
+
+/// The golden model of the IOMMU.
+#[derive(Clone)]
+pub struct Iommu {
+    regs: Regs,
+    config: CacheConfig,
+    caches: Caches,
+    counters: Counters,
+    faults: Vec<FaultRecord>,
+    last_source: Source,
+}
+
+impl Iommu {
+    /// A model with the given cache sizes, reset with all-zero registers
+    /// (`iommu_mode` Off).
+    pub fn new(config: CacheConfig) -> Self {
+        Iommu {
+            regs: Regs::default(),
+            config,
+            caches: Caches::new(&config),
+            counters: Counters::default(),
+            faults: Vec::new(),
+            last_source: Source::Pending,
+        }
+    }
+
+    /// A model reset with `regs`.
+    pub fn with_regs(config: CacheConfig, regs: Regs) -> Self {
+        let mut m = Iommu::new(config);
+        m.regs = regs;
+        m
+    }
+
+    /// The registers.
+    pub fn regs(&self) -> &Regs {
+        &self.regs
+    }
+
+    /// The cache configuration.
+    pub fn cache_config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    /// The caches (for inspection and for emptying them between measurements).
+    pub fn caches_mut(&mut self) -> &mut Caches {
+        &mut self.caches
+    }
+
+    /// The caches.
+    pub fn caches(&self) -> &Caches {
+        &self.caches
+    }
+
+    /// The statistics counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Where the last translation got its answer.
+    pub fn last_source(&self) -> Source {
+        self.last_source
+    }
+
+    /// Translates one request against any memory; statically dispatched, for
+    /// callers that know their memory type.
+    #[inline]
+    pub fn translate_in<M: Memory + ?Sized>(&mut self, mem: &mut M, req: &Request) -> Response {
+        let mut t = Translation::new(*req);
+        let mut env = Env {
+            regs: &self.regs,
+            caches: &mut self.caches,
+            counters: &mut self.counters,
+        };
+        let resp = run(&mut t, &mut env, mem);
+        self.last_source = t.source();
+        if let Some(f) = resp.reported_fault() {
+            self.faults.push(*f);
+        }
+        resp
+    }
+
+    /// Runs a decoded command.
+    pub fn execute(
+        &mut self,
+        mem: &mut (impl Memory + ?Sized),
+        cmd: Command,
+    ) -> Result<(), CommandError> {
+        let c = &mut self.caches;
+        match cmd {
+            Command::IotinvalVma {
+                gscid,
+                pscid,
+                range,
+                ..
+            } => {
+                c.iotlb.invalidate_vma(gscid, pscid, range);
+            }
+            Command::IotinvalGvma { gscid, range, .. } => {
+                c.iotlb.invalidate_gvma(gscid, range);
+            }
+            Command::IodirInvalDdt { did } => {
+                c.ddtc.invalidate(did);
+                c.pdtc.invalidate(did, None);
+            }
+            Command::IodirInvalPdt { did, pid } => {
+                c.pdtc.invalidate(Some(did), Some(pid));
+            }
+            Command::IofenceC { write, .. } => {
+                // Every earlier command has completed: commands run to completion
+                // in order here.
+                if let Some((addr, data)) = write {
+                    mem.write_u32(crate::addr::Spa(addr), data)
+                        .map_err(|_| CommandError::MemoryFault { addr })?;
+                }
+            }
+            Command::Ats { .. } => {}
+        }
+        c.epoch += 1;
+        Ok(())
+    }
+}
+
+/// Drives a translation to completion against `mem`.
+#[inline]
+pub fn run<M: Memory + ?Sized>(t: &mut Translation, env: &mut Env<'_>, mem: &mut M) -> Response {
+    let mut buf = [0u64; 8];
+    let mut step = t.resume(env, Reply::Start);
+    loop {
+        step = match step {
+            Step::Done(r) => return r,
+            Step::Read { addr, words } => {
+                let mut ok = true;
+                for (i, slot) in buf.iter_mut().take(words as usize).enumerate() {
+                    match mem.read(crate::addr::Spa(addr.0 + 8 * i as u64)) {
+                        Ok(v) => *slot = v,
+                        Err(_) => {
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+                if ok {
+                    t.resume(env, Reply::Data(&buf[..words as usize]))
+                } else {
+                    t.resume(env, Reply::AccessFault)
+                }
+            }
+            Step::CompareAndSwap {
+                addr,
+                expected,
+                new,
+            } => match mem.compare_and_swap(addr, expected, new) {
+                Ok(old) => t.resume(env, Reply::Swapped { old }),
+                Err(_) => t.resume(env, Reply::AccessFault),
+            },
+        }
+    }
+}
+
+impl Translator for Iommu {
+    fn reset(&mut self, regs: &Regs) {
+        self.regs = *regs;
+        self.caches.clear();
+        self.faults.clear();
+        self.counters = Counters::default();
+    }
+
+    fn translate(&mut self, mem: &mut dyn Memory, req: &Request) -> Response {
+        self.translate_in(mem, req)
+    }
+
+    fn command(&mut self, mem: &mut dyn Memory, cmd: [u64; 2]) -> Result<(), CommandError> {
+        let c = command::decode(cmd, &self.regs)?;
+        self.execute(mem, c)
+    }
+
+    fn drain_faults(&mut self, out: &mut Vec<FaultRecord>) {
+        out.append(&mut self.faults);
+    }
+
+    fn name(&self) -> &str {
+        "model"
+    }
+}

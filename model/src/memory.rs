@@ -1,0 +1,333 @@
+//! The memory the IOMMU reads its tables from.
+//!
+//! One small trait, [`Memory`], serves the model's walker, the timing model and the
+//! co-simulation's memory port: read, write and compare-and-swap little-endian
+//! 64-bit words at a supervisor-physical address, each able to fail with an access
+//! fault (a PMA/PMP violation or a bus error, `iommu_hw_guidelines.adoc` "Faults
+//! from PMA and PMP"). [`SparseMemory`] implements it with a page-granular map;
+//! [`RecordingMemory`] wraps any memory and logs every access, so two backends'
+//! accesses can be compared.
+
+use crate::addr::Spa;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// An access to memory was refused (PMA/PMP violation or bus error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("access fault at {addr}")]
+pub struct AccessFault {
+    /// The address whose access failed.
+    pub addr: Spa,
+}
+
+/// Memory as the IOMMU sees it: 64-bit little-endian words at 8-byte-aligned
+/// supervisor-physical addresses.
+///
+/// Implementations may be slow or fast, sparse or dense; the IOMMU only ever
+/// accesses aligned words. The low three address bits are ignored.
+pub trait Memory {
+    /// Reads the word at `addr`.
+    fn read(&mut self, addr: Spa) -> Result<u64, AccessFault>;
+
+    /// Writes the word at `addr`.
+    fn write(&mut self, addr: Spa, value: u64) -> Result<(), AccessFault>;
+
+    /// Atomically compares the word at `addr` with `expected` and, if equal,
+    /// replaces it with `new`. Returns the value found before the operation, so the
+    /// swap happened exactly when the result equals `expected`. This is the
+    /// atomic PTE update that hardware A/D updating needs (`priv/supervisor.adoc`,
+    /// Virtual Address Translation Process, step 9).
+    fn compare_and_swap(&mut self, addr: Spa, expected: u64, new: u64) -> Result<u64, AccessFault>;
+
+    /// Writes the 32-bit little-endian value at a 4-byte-aligned `addr`, as the
+    /// `IOFENCE.C` completion write does, by a read-modify-write of its word.
+    fn write_u32(&mut self, addr: Spa, value: u32) -> Result<(), AccessFault> {
+        let word_addr = Spa(addr.0 & !7);
+        let old = self.read(word_addr)?;
+        let shift = (addr.0 & 4) * 8;
+        let new = (old & !(0xffff_ffffu64 << shift)) | (u64::from(value) << shift);
+        self.write(word_addr, new)
+    }
+}
+
+impl<M: Memory + ?Sized> Memory for &mut M {
+    fn read(&mut self, addr: Spa) -> Result<u64, AccessFault> {
+        (**self).read(addr)
+    }
+    fn write(&mut self, addr: Spa, value: u64) -> Result<(), AccessFault> {
+        (**self).write(addr, value)
+    }
+    fn compare_and_swap(&mut self, addr: Spa, expected: u64, new: u64) -> Result<u64, AccessFault> {
+        (**self).compare_and_swap(addr, expected, new)
+    }
+}
+
+/// A fast, non-cryptographic hasher for page numbers (multiply and rotate, in the
+/// manner of rustc's FxHash). Keys are trusted: they come from our own tables.
+#[derive(Default, Clone, Copy)]
+pub struct PageHasher(u64);
+
+impl Hasher for PageHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+}
+
+/// Builds [`PageHasher`]s.
+pub type BuildPageHasher = BuildHasherDefault<PageHasher>;
+
+const WORDS_PER_PAGE: usize = 512;
+type Page = Box<[u64; WORDS_PER_PAGE]>;
+
+/// A sparse memory: 4 KiB pages allocated on first write, every other word reads
+/// as zero. Words can be marked bad, so that any access to them is an access fault.
+#[derive(Default, Clone)]
+pub struct SparseMemory {
+    pages: HashMap<u64, Page, BuildPageHasher>,
+    bad: HashSet<u64, BuildPageHasher>,
+}
+
+impl SparseMemory {
+    /// An empty memory: every word reads as zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Marks the word at `addr` as bad: reads, writes and swaps of it fail.
+    pub fn mark_bad(&mut self, addr: Spa) {
+        self.bad.insert(addr.0 >> 3);
+    }
+
+    /// Whether the word at `addr` is marked bad.
+    pub fn is_bad(&self, addr: Spa) -> bool {
+        !self.bad.is_empty() && self.bad.contains(&(addr.0 >> 3))
+    }
+
+    /// The word at `addr`, without access checks (zero if never written).
+    pub fn peek(&self, addr: Spa) -> u64 {
+        self.pages
+            .get(&(addr.0 >> 12))
+            .map_or(0, |p| p[((addr.0 >> 3) & 511) as usize])
+    }
+
+    /// Sets the word at `addr`, without access checks.
+    pub fn poke(&mut self, addr: Spa, value: u64) {
+        let page = self
+            .pages
+            .entry(addr.0 >> 12)
+            .or_insert_with(|| Box::new([0; WORDS_PER_PAGE]));
+        page[((addr.0 >> 3) & 511) as usize] = value;
+    }
+
+    /// Every non-zero word, in no particular order.
+    pub fn nonzero_words(&self) -> impl Iterator<Item = (Spa, u64)> + '_ {
+        self.pages.iter().flat_map(|(&page, words)| {
+            words
+                .iter()
+                .enumerate()
+                .filter(|(_, &w)| w != 0)
+                .map(move |(i, &w)| (Spa((page << 12) | ((i as u64) << 3)), w))
+        })
+    }
+
+    /// Number of pages that hold at least one written word.
+    pub fn page_count(&self) -> usize {
+        self.pages.len()
+    }
+
+    #[inline]
+    fn check(&self, addr: Spa) -> Result<(), AccessFault> {
+        if self.is_bad(addr) {
+            Err(AccessFault { addr })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Memory for SparseMemory {
+    #[inline]
+    fn read(&mut self, addr: Spa) -> Result<u64, AccessFault> {
+        self.check(addr)?;
+        Ok(self.peek(addr))
+    }
+
+    #[inline]
+    fn write(&mut self, addr: Spa, value: u64) -> Result<(), AccessFault> {
+        self.check(addr)?;
+        self.poke(addr, value);
+        Ok(())
+    }
+
+    #[inline]
+    fn compare_and_swap(&mut self, addr: Spa, expected: u64, new: u64) -> Result<u64, AccessFault> {
+        self.check(addr)?;
+        let old = self.peek(addr);
+        if old == expected {
+            self.poke(addr, new);
+        }
+        Ok(old)
+    }
+}
+
+/// What kind of access a [`MemoryAccess`] was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessKind {
+    /// A read; `value` is what was read.
+    Read,
+    /// A write; `value` is what was written.
+    Write,
+    /// A compare-and-swap; `value` is the new value, `expected` the comparand.
+    CompareAndSwap {
+        /// The value the swap compared against.
+        expected: u64,
+    },
+}
+
+/// One access made through a [`RecordingMemory`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryAccess {
+    /// Read, write or swap.
+    pub kind: AccessKind,
+    /// Where.
+    pub addr: Spa,
+    /// The value read, written or swapped in.
+    pub value: u64,
+    /// Whether the access faulted.
+    pub faulted: bool,
+}
+
+/// Wraps a memory and logs every access made through it.
+pub struct RecordingMemory<M> {
+    /// The memory underneath.
+    pub inner: M,
+    /// Every access, in order.
+    pub log: Vec<MemoryAccess>,
+}
+
+impl<M: Memory> RecordingMemory<M> {
+    /// Starts recording accesses to `inner`.
+    pub fn new(inner: M) -> Self {
+        Self {
+            inner,
+            log: Vec::new(),
+        }
+    }
+}
+
+impl<M: Memory> Memory for RecordingMemory<M> {
+    fn read(&mut self, addr: Spa) -> Result<u64, AccessFault> {
+        let r = self.inner.read(addr);
+        self.log.push(MemoryAccess {
+            kind: AccessKind::Read,
+            addr,
+            value: *r.as_ref().unwrap_or(&0),
+            faulted: r.is_err(),
+        });
+        r
+    }
+
+    fn write(&mut self, addr: Spa, value: u64) -> Result<(), AccessFault> {
+        let r = self.inner.write(addr, value);
+        self.log.push(MemoryAccess {
+            kind: AccessKind::Write,
+            addr,
+            value,
+            faulted: r.is_err(),
+        });
+        r
+    }
+
+    fn compare_and_swap(&mut self, addr: Spa, expected: u64, new: u64) -> Result<u64, AccessFault> {
+        let r = self.inner.compare_and_swap(addr, expected, new);
+        self.log.push(MemoryAccess {
+            kind: AccessKind::CompareAndSwap { expected },
+            addr,
+            value: new,
+            faulted: r.is_err(),
+        });
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unwritten_words_read_zero_and_writes_stick() {
+        let mut m = SparseMemory::new();
+        assert_eq!(m.read(Spa(0x1000)), Ok(0));
+        m.write(Spa(0x1008), 7).unwrap();
+        assert_eq!(m.read(Spa(0x1008)), Ok(7));
+        assert_eq!(m.read(Spa(0x1000)), Ok(0));
+        assert_eq!(
+            m.nonzero_words().collect::<Vec<_>>(),
+            vec![(Spa(0x1008), 7)]
+        );
+    }
+
+    #[test]
+    fn bad_words_fault_on_every_kind_of_access() {
+        let mut m = SparseMemory::new();
+        m.mark_bad(Spa(0x2010));
+        let f = AccessFault { addr: Spa(0x2010) };
+        assert_eq!(m.read(Spa(0x2010)), Err(f));
+        assert_eq!(m.write(Spa(0x2010), 1), Err(f));
+        assert_eq!(m.compare_and_swap(Spa(0x2010), 0, 1), Err(f));
+        assert_eq!(m.read(Spa(0x2018)), Ok(0));
+    }
+
+    #[test]
+    fn compare_and_swap_only_swaps_on_match() {
+        let mut m = SparseMemory::new();
+        m.poke(Spa(0x40), 5);
+        assert_eq!(m.compare_and_swap(Spa(0x40), 4, 9), Ok(5));
+        assert_eq!(m.peek(Spa(0x40)), 5);
+        assert_eq!(m.compare_and_swap(Spa(0x40), 5, 9), Ok(5));
+        assert_eq!(m.peek(Spa(0x40)), 9);
+    }
+
+    #[test]
+    fn write_u32_touches_only_its_half() {
+        let mut m = SparseMemory::new();
+        m.poke(Spa(0x100), 0x1111_2222_3333_4444);
+        m.write_u32(Spa(0x104), 0xaabb_ccdd).unwrap();
+        assert_eq!(m.peek(Spa(0x100)), 0xaabb_ccdd_3333_4444);
+        m.write_u32(Spa(0x100), 0x5566_7788).unwrap();
+        assert_eq!(m.peek(Spa(0x100)), 0xaabb_ccdd_5566_7788);
+    }
+
+    #[test]
+    fn recording_logs_in_order() {
+        let mut m = RecordingMemory::new(SparseMemory::new());
+        m.write(Spa(8), 3).unwrap();
+        m.read(Spa(8)).unwrap();
+        m.compare_and_swap(Spa(8), 3, 4).unwrap();
+        let kinds: Vec<_> = m.log.iter().map(|a| a.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                AccessKind::Write,
+                AccessKind::Read,
+                AccessKind::CompareAndSwap { expected: 3 }
+            ]
+        );
+        assert_eq!(m.inner.peek(Spa(8)), 4);
+    }
+}

@@ -1,0 +1,66 @@
+//! The process-directory cache (PDTC): valid, well-formed process contexts by
+//! device and process ID. Only leaf entries are cached, so `IODIR.INVAL_PDT`
+//! (which names one device and process) reaches everything that depends on them.
+
+use crate::addr::{DeviceId, ProcessId};
+use crate::cache::{Geometry, SetAssoc};
+use crate::context::ProcessContext;
+
+/// The PDTC.
+#[derive(Clone)]
+pub struct Pdtc {
+    array: SetAssoc<(DeviceId, ProcessId, ProcessContext)>,
+}
+
+#[inline]
+fn index(did: DeviceId, pid: ProcessId) -> u64 {
+    u64::from(pid.0) ^ u64::from(did.0).rotate_left(5)
+}
+
+impl Pdtc {
+    /// An empty cache.
+    pub fn new(geometry: Geometry) -> Self {
+        Pdtc {
+            array: SetAssoc::new(geometry),
+        }
+    }
+
+    /// The process context of `(did, pid)`, if cached.
+    #[inline]
+    pub fn lookup(&mut self, did: DeviceId, pid: ProcessId) -> Option<ProcessContext> {
+        self.array
+            .lookup(index(did, pid), |e| e.0 == did && e.1 == pid)
+            .map(|e| e.2)
+    }
+
+    /// Caches a process context.
+    pub fn insert(&mut self, did: DeviceId, pid: ProcessId, pc: ProcessContext) {
+        self.array.insert(index(did, pid), (did, pid, pc), |e| {
+            e.0 == did && e.1 == pid
+        });
+    }
+
+    /// `IODIR.INVAL_PDT` (one process of one device), or the PDT part of
+    /// `IODIR.INVAL_DDT` (every process of one device, or everything).
+    pub fn invalidate(&mut self, did: Option<DeviceId>, pid: Option<ProcessId>) -> usize {
+        match (did, pid) {
+            (None, _) => {
+                let n = self.array.len();
+                self.array.clear();
+                n
+            }
+            (Some(d), None) => self.array.invalidate(|e| e.0 == d),
+            (Some(d), Some(p)) => self.array.invalidate(|e| e.0 == d && e.1 == p),
+        }
+    }
+
+    /// Number of cached contexts.
+    pub fn len(&self) -> usize {
+        self.array.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.array.is_empty()
+    }
+}

@@ -1,0 +1,3 @@
+//! Plots and the HTML performance report.
+//!
+//! Not yet built: see issue 4.

@@ -1,0 +1,7 @@
+//! Formats and workloads around the model: the conformance-vector format and its
+//! runner; later, DMA traces, the driver model, generators and importers.
+
+#![warn(missing_docs)]
+
+pub mod conformance;
+pub mod vector;
