@@ -1,5 +1,6 @@
 //! `iommu`: the command line of the RISC-V IOMMU reference kit.
 
+mod bench;
 mod embedded;
 
 use anyhow::{bail, Context, Result};
@@ -10,11 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "iommu",
-    version,
-    about = "RISC-V IOMMU reference kit: golden model, vectors, workloads, reports"
-)]
+#[command(name = "iommu", version, about = "RISC-V IOMMU reference kit: golden model, vectors, workloads, reports")]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -24,6 +21,42 @@ struct Cli {
 enum Cmd {
     /// Run riscv-iommu-vector/1 conformance vectors (the embedded sample set if no file is given).
     Vectors(VectorsArgs),
+    /// Measure the golden model's translations per second on one core.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Seconds to run each workload.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Run only the workloads whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+}
+
+fn run_bench(args: &BenchArgs) -> Result<bool> {
+    let budget = std::time::Duration::from_secs_f64(args.seconds);
+    println!(
+        "{:<16} {:>14} {:>10} {:>12} {:>12}  what",
+        "workload", "translations/s", "ns each", "reads each", "clear ns"
+    );
+    for mut w in bench::workloads()? {
+        if args.only.as_deref().is_some_and(|o| !w.name.contains(o)) {
+            continue;
+        }
+        let m = bench::measure(&mut w, budget)?;
+        println!(
+            "{:<16} {:>12.2} M {:>10.1} {:>12.1} {:>12.1}  {}",
+            w.name,
+            m.per_second / 1e6,
+            m.ns,
+            m.reads_per,
+            m.clear_ns,
+            w.what
+        );
+    }
+    Ok(true)
 }
 
 #[derive(clap::Args)]
@@ -52,20 +85,11 @@ impl CacheArgs {
         }
         let replacement: Replacement = self.replacement.parse().map_err(anyhow::Error::msg)?;
         let geo = |name: &str, s: &str| -> Result<Geometry> {
-            let (a, b) = s
-                .split_once('x')
-                .with_context(|| format!("--{name} {s:?}: expected SETSxWAYS, for example 16x4"))?;
-            let sets = a
-                .parse()
-                .with_context(|| format!("--{name}: bad set count {a:?}"))?;
-            let ways = b
-                .parse()
-                .with_context(|| format!("--{name}: bad way count {b:?}"))?;
-            let g = Geometry {
-                sets,
-                ways,
-                replacement,
-            };
+            let (a, b) =
+                s.split_once('x').with_context(|| format!("--{name} {s:?}: expected SETSxWAYS, for example 16x4"))?;
+            let sets = a.parse().with_context(|| format!("--{name}: bad set count {a:?}"))?;
+            let ways = b.parse().with_context(|| format!("--{name}: bad way count {b:?}"))?;
+            let g = Geometry { sets, ways, replacement };
             g.validate().with_context(|| format!("--{name} {s}"))?;
             Ok(g)
         };
@@ -95,16 +119,12 @@ struct VectorsArgs {
 /// The vector files to run: the named ones, or the embedded set.
 fn vector_sources(files: &[PathBuf]) -> Result<Vec<(String, String)>> {
     if files.is_empty() {
-        return Ok(embedded::VECTORS
-            .iter()
-            .map(|(n, t)| (format!("<embedded>/{n}"), t.to_string()))
-            .collect());
+        return Ok(embedded::VECTORS.iter().map(|(n, t)| (format!("<embedded>/{n}"), t.to_string())).collect());
     }
     files
         .iter()
         .map(|p| {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             Ok((p.display().to_string(), text))
         })
         .collect()
@@ -121,13 +141,7 @@ fn trace(args: &VectorsArgs, name: &str) -> Result<bool> {
             for s in iommu_traces::conformance::trace_vector(&mut model, &v) {
                 println!("step {}: {:?}", s.step, s.req);
                 for a in &s.accesses {
-                    println!(
-                        "    {:?} {} {:#018x}{}",
-                        a.kind,
-                        a.addr,
-                        a.value,
-                        if a.faulted { " FAULT" } else { "" }
-                    );
+                    println!("    {:?} {} {:#018x}{}", a.kind, a.addr, a.value, if a.faulted { " FAULT" } else { "" });
                 }
                 println!("  -> {:?}", s.response);
             }
@@ -149,10 +163,7 @@ fn vectors(args: &VectorsArgs) -> Result<bool> {
     }
     if args.quiet {
         let t = summary.total();
-        println!(
-            "{} passed, {} failed, {} skipped",
-            t.passed, t.failed, t.skipped
-        );
+        println!("{} passed, {} failed, {} skipped", t.passed, t.failed, t.skipped);
         for f in &summary.failures {
             println!("FAILED {} ({}:{})", f.name, f.file, f.line);
             for s in &f.steps {
@@ -163,10 +174,7 @@ fn vectors(args: &VectorsArgs) -> Result<bool> {
             println!("{e}");
         }
     } else {
-        println!(
-            "caches: iotlb {}, ddtc {}, pdtc {}\n",
-            config.iotlb, config.ddtc, config.pdtc
-        );
+        println!("caches: iotlb {}, ddtc {}, pdtc {}\n", config.iotlb, config.ddtc, config.pdtc);
         print!("{summary}");
     }
     let total = summary.total();
@@ -180,6 +188,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Cmd::Vectors(a) => vectors(a),
+        Cmd::Bench(a) => run_bench(a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -37,9 +37,7 @@ impl std::str::FromStr for Replacement {
             "lru" => Ok(Replacement::Lru),
             "plru" | "pseudo-lru" => Ok(Replacement::PseudoLru),
             "random" => Ok(Replacement::Random),
-            _ => Err(format!(
-                "unknown replacement policy {s:?} (expected lru, plru or random)"
-            )),
+            _ => Err(format!("unknown replacement policy {s:?} (expected lru, plru or random)")),
         }
     }
 }
@@ -57,19 +55,11 @@ pub struct Geometry {
 
 impl Geometry {
     /// A disabled cache.
-    pub const DISABLED: Geometry = Geometry {
-        sets: 0,
-        ways: 0,
-        replacement: Replacement::Lru,
-    };
+    pub const DISABLED: Geometry = Geometry { sets: 0, ways: 0, replacement: Replacement::Lru };
 
     /// `sets` x `ways` with LRU replacement.
     pub const fn new(sets: usize, ways: usize) -> Self {
-        Geometry {
-            sets,
-            ways,
-            replacement: Replacement::Lru,
-        }
+        Geometry { sets, ways, replacement: Replacement::Lru }
     }
 
     /// A fully associative cache of `entries` entries.
@@ -129,13 +119,15 @@ pub enum GeometryError {
     TooManyWays(usize),
 }
 
-/// The set-associative array. `T` is the entry; a way is empty when its slot is
-/// `None`.
+/// The set-associative array. `T` is the entry; each set keeps a bitmask of its
+/// valid ways, as hardware keeps valid bits, so emptying the array costs one word
+/// per set.
 #[derive(Clone)]
 pub struct SetAssoc<T> {
     geometry: Geometry,
     set_mask: usize,
-    slots: Vec<Option<T>>,
+    slots: Vec<T>,
+    valid: Vec<u64>,
     /// LRU: a use stamp per slot. PLRU: one tree per set in `plru`.
     stamps: Vec<u64>,
     plru: Vec<u64>,
@@ -144,23 +136,23 @@ pub struct SetAssoc<T> {
     occupied: usize,
 }
 
-impl<T: Copy> SetAssoc<T> {
+impl<T: Copy + Default> SetAssoc<T> {
     /// An empty array of the given geometry.
     ///
     /// # Panics
     /// If the geometry fails [`Geometry::validate`]; callers validate
     /// configurations when they are read.
     pub fn new(geometry: Geometry) -> Self {
-        geometry
-            .validate()
-            .expect("cache geometry validated by the caller");
+        geometry.validate().expect("cache geometry validated by the caller");
         let n = geometry.entries();
+        let sets = if n == 0 { 0 } else { geometry.sets };
         SetAssoc {
             geometry,
-            set_mask: geometry.sets.saturating_sub(1),
-            slots: vec![None; n],
+            set_mask: sets.saturating_sub(1),
+            slots: vec![T::default(); n],
+            valid: vec![0; sets],
             stamps: vec![0; n],
-            plru: vec![0; geometry.sets],
+            plru: vec![0; sets],
             clock: 0,
             rng: 0x9e37_79b9_7f4a_7c15,
             occupied: 0,
@@ -175,7 +167,7 @@ impl<T: Copy> SetAssoc<T> {
     /// Whether the array stores nothing.
     #[inline]
     pub fn is_disabled(&self) -> bool {
-        self.slots.is_empty()
+        self.valid.is_empty()
     }
 
     /// Number of valid entries.
@@ -194,26 +186,53 @@ impl<T: Copy> SetAssoc<T> {
         (index as usize) & self.set_mask
     }
 
-    /// Finds the first entry of the set of `index` that `matches`, marks it used and
-    /// returns it.
+    /// Finds the first valid entry of the set of `index` that `matches`, marks it
+    /// used and returns it.
     #[inline]
-    pub fn lookup(&mut self, index: u64, matches: impl Fn(&T) -> bool) -> Option<T> {
+    pub fn lookup(&mut self, index: u64, matches: impl Fn(&T) -> bool) -> Option<&T> {
         if self.is_disabled() {
             return None;
         }
         let set = self.set_of(index);
-        let ways = self.geometry.ways;
-        let base = set * ways;
-        for way in 0..ways {
-            if let Some(e) = &self.slots[base + way] {
-                if matches(e) {
-                    let e = *e;
-                    self.touch(set, way);
-                    return Some(e);
-                }
+        let base = set * self.geometry.ways;
+        let mut live = self.valid[set];
+        while live != 0 {
+            let way = live.trailing_zeros() as usize;
+            live &= live - 1;
+            if matches(&self.slots[base + way]) {
+                self.touch(set, way);
+                return Some(&self.slots[base + way]);
             }
         }
         None
+    }
+
+    /// The slot of the first valid entry of the set of `index` that `matches`,
+    /// without changing replacement state; see [`SetAssoc::use_slot`].
+    #[inline]
+    pub fn find(&self, index: u64, matches: impl Fn(&T) -> bool) -> Option<usize> {
+        if self.is_disabled() {
+            return None;
+        }
+        let set = self.set_of(index);
+        let base = set * self.geometry.ways;
+        let mut live = self.valid[set];
+        while live != 0 {
+            let way = live.trailing_zeros() as usize;
+            live &= live - 1;
+            if matches(&self.slots[base + way]) {
+                return Some(base + way);
+            }
+        }
+        None
+    }
+
+    /// Marks the entry in `slot` (from [`SetAssoc::find`]) used and returns it.
+    #[inline]
+    pub fn use_slot(&mut self, slot: usize) -> &T {
+        let ways = self.geometry.ways;
+        self.touch(slot / ways, slot % ways);
+        &self.slots[slot]
     }
 
     /// Looks for a matching entry without changing replacement state.
@@ -221,12 +240,17 @@ impl<T: Copy> SetAssoc<T> {
         if self.is_disabled() {
             return None;
         }
-        let base = self.set_of(index) * self.geometry.ways;
-        self.slots[base..base + self.geometry.ways]
-            .iter()
-            .flatten()
-            .find(|e| matches(e))
-            .copied()
+        let set = self.set_of(index);
+        let base = set * self.geometry.ways;
+        let mut live = self.valid[set];
+        while live != 0 {
+            let way = live.trailing_zeros() as usize;
+            live &= live - 1;
+            if matches(&self.slots[base + way]) {
+                return Some(self.slots[base + way]);
+            }
+        }
+        None
     }
 
     /// Inserts `value` in the set of `index`: over an entry that `same` says holds
@@ -239,40 +263,44 @@ impl<T: Copy> SetAssoc<T> {
         let set = self.set_of(index);
         let ways = self.geometry.ways;
         let base = set * ways;
-        let mut empty = None;
-        for way in 0..ways {
-            match &self.slots[base + way] {
-                Some(e) if same(e) => {
-                    self.slots[base + way] = Some(value);
-                    self.touch(set, way);
-                    return None;
-                }
-                None if empty.is_none() => empty = Some(way),
-                _ => {}
+        let mut live = self.valid[set];
+        while live != 0 {
+            let way = live.trailing_zeros() as usize;
+            live &= live - 1;
+            if same(&self.slots[base + way]) {
+                self.slots[base + way] = value;
+                self.touch(set, way);
+                return None;
             }
         }
-        let (way, evicted) = match empty {
-            Some(way) => {
-                self.occupied += 1;
-                (way, None)
-            }
-            None => {
-                let way = self.victim(set);
-                (way, self.slots[base + way])
-            }
+        let full = if ways == 64 { u64::MAX } else { (1u64 << ways) - 1 };
+        let free = !self.valid[set] & full;
+        let (way, evicted) = if free != 0 {
+            self.occupied += 1;
+            (free.trailing_zeros() as usize, None)
+        } else {
+            let way = self.victim(set);
+            (way, Some(self.slots[base + way]))
         };
-        self.slots[base + way] = Some(value);
+        self.slots[base + way] = value;
+        self.valid[set] |= 1 << way;
         self.touch(set, way);
         evicted
     }
 
-    /// Empties every entry for which `kill` is true; returns how many.
+    /// Empties every valid entry for which `kill` is true; returns how many.
     pub fn invalidate(&mut self, mut kill: impl FnMut(&T) -> bool) -> usize {
+        let ways = self.geometry.ways;
         let mut n = 0;
-        for slot in self.slots.iter_mut() {
-            if slot.as_ref().is_some_and(&mut kill) {
-                *slot = None;
-                n += 1;
+        for set in 0..self.valid.len() {
+            let mut live = self.valid[set];
+            while live != 0 {
+                let way = live.trailing_zeros() as usize;
+                live &= live - 1;
+                if kill(&self.slots[set * ways + way]) {
+                    self.valid[set] &= !(1 << way);
+                    n += 1;
+                }
             }
         }
         self.occupied -= n;
@@ -281,14 +309,22 @@ impl<T: Copy> SetAssoc<T> {
 
     /// Empties every entry.
     pub fn clear(&mut self) {
-        self.slots.iter_mut().for_each(|s| *s = None);
-        self.plru.iter_mut().for_each(|p| *p = 0);
+        if self.occupied != 0 {
+            self.clear_all_sets();
+        }
+    }
+
+    /// Empties every entry by clearing every set's valid bits, whether or not any
+    /// is set: a fixed cost, for benchmarks that subtract it.
+    pub fn clear_all_sets(&mut self) {
+        self.valid.iter_mut().for_each(|v| *v = 0);
         self.occupied = 0;
     }
 
     /// Every valid entry, set by set.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.slots.iter().flatten()
+        let ways = self.geometry.ways.max(1);
+        self.slots.iter().enumerate().filter(move |(i, _)| self.valid[i / ways] >> (i % ways) & 1 == 1).map(|(_, e)| e)
     }
 
     #[inline]
@@ -327,9 +363,7 @@ impl<T: Copy> SetAssoc<T> {
         match self.geometry.replacement {
             Replacement::Lru => {
                 let base = set * ways;
-                (0..ways)
-                    .min_by_key(|&w| self.stamps[base + w])
-                    .unwrap_or(0)
+                (0..ways).min_by_key(|&w| self.stamps[base + w]).unwrap_or(0)
             }
             Replacement::PseudoLru => {
                 let tree = self.plru[set];
@@ -380,7 +414,7 @@ mod tests {
     fn lru_evicts_the_least_recently_used_way() {
         let mut c = SetAssoc::new(Geometry::new(1, 2));
         fill(&mut c, &[1, 2]);
-        assert_eq!(c.lookup(0, |e| *e == 1), Some(1));
+        assert_eq!(c.lookup(0, |e| *e == 1).copied(), Some(1));
         assert_eq!(c.insert(0, 3, |e| *e == 3), Some(2));
         assert_eq!(c.peek(0, |e| *e == 2), None);
         assert_eq!(c.peek(0, |e| *e == 1), Some(1));
@@ -388,21 +422,14 @@ mod tests {
 
     #[test]
     fn plru_never_evicts_the_most_recent_way() {
-        let g = Geometry {
-            sets: 1,
-            ways: 4,
-            replacement: Replacement::PseudoLru,
-        };
+        let g = Geometry { sets: 1, ways: 4, replacement: Replacement::PseudoLru };
         let mut c = SetAssoc::new(g);
         fill(&mut c, &[1, 2, 3, 4]);
         for k in 5..50u64 {
             let last = k - 1;
             c.insert(0, k, |e| *e == k);
             assert!(c.peek(0, |e| *e == k).is_some());
-            assert!(
-                c.peek(0, |e| *e == last).is_some(),
-                "evicted the entry used just before"
-            );
+            assert!(c.peek(0, |e| *e == last).is_some(), "evicted the entry used just before");
         }
         assert_eq!(c.len(), 4);
     }
@@ -429,13 +456,7 @@ mod tests {
     #[test]
     fn geometry_validation() {
         assert!(Geometry::new(3, 2).validate().is_err());
-        assert!(Geometry {
-            sets: 4,
-            ways: 3,
-            replacement: Replacement::PseudoLru
-        }
-        .validate()
-        .is_err());
+        assert!(Geometry { sets: 4, ways: 3, replacement: Replacement::PseudoLru }.validate().is_err());
         assert!(Geometry::new(4, 3).validate().is_ok());
         assert!(Geometry::DISABLED.validate().is_ok());
     }

@@ -94,25 +94,16 @@ fn bit(v: u64, n: u32) -> bool {
 pub fn address_range(addr_field: u64, napot: bool) -> AddrRange {
     let page = addr_field & ((1 << 52) - 1);
     if !napot {
-        return AddrRange {
-            lo: page << 12,
-            hi: (page << 12) | 0xfff,
-        };
+        return AddrRange { lo: page << 12, hi: (page << 12) | 0xfff };
     }
     // First 0 at bit X: 2^(X+1) pages. All ones is UNSPECIFIED: take everything.
     let x = (!page).trailing_zeros();
     if x >= 51 {
-        return AddrRange {
-            lo: 0,
-            hi: u64::MAX,
-        };
+        return AddrRange { lo: 0, hi: u64::MAX };
     }
     let pages_log2 = x + 1;
     let base = (page >> pages_log2) << pages_log2;
-    AddrRange {
-        lo: base << 12,
-        hi: ((base << 12) | ((1u64 << (pages_log2 + 12)) - 1)),
-    }
+    AddrRange { lo: base << 12, hi: ((base << 12) | ((1u64 << (pages_log2 + 12)) - 1)) }
 }
 
 /// Decodes and checks one command.
@@ -148,23 +139,14 @@ pub fn decode(words: [u64; 2], regs: &Regs) -> Result<Command, CommandError> {
             let range = av.then(|| address_range(w1 >> 10, s));
             if func3 == 0 {
                 let pscid = pscv.then_some(((w0 >> 12) & 0xf_ffff) as u32);
-                Ok(Command::IotinvalVma {
-                    gscid,
-                    pscid,
-                    range,
-                    nl: nl && av,
-                })
+                Ok(Command::IotinvalVma { gscid, pscid, range, nl: nl && av })
             } else {
                 if pscv {
                     return Err(CommandError::Illegal("PSCV set in IOTINVAL.GVMA"));
                 }
                 // With GV=0, AV, S and NL are ignored.
                 let range = if gv { range } else { None };
-                Ok(Command::IotinvalGvma {
-                    gscid,
-                    range,
-                    nl: nl && gv && av,
-                })
+                Ok(Command::IotinvalGvma { gscid, range, nl: nl && gv && av })
             }
         }
         IOFENCE => {
@@ -176,18 +158,11 @@ pub fn decode(words: [u64; 2], regs: &Regs) -> Result<Command, CommandError> {
                 return Err(CommandError::Illegal("reserved bit set in IOFENCE.C"));
             }
             if wsi && !regs.fctl.wsi() {
-                return Err(CommandError::Illegal(
-                    "IOFENCE.C WSI without wired interrupts",
-                ));
+                return Err(CommandError::Illegal("IOFENCE.C WSI without wired interrupts"));
             }
             let av = bit(w0, 10);
             let write = av.then(|| ((w1 & ((1 << 62) - 1)) << 2, (w0 >> 32) as u32));
-            Ok(Command::IofenceC {
-                write,
-                wsi,
-                pr: bit(w0, 12),
-                pw: bit(w0, 13),
-            })
+            Ok(Command::IofenceC { write, wsi, pr: bit(w0, 12), pw: bit(w0, 13) })
         }
         IODIR => {
             if func3 > 1 {
@@ -203,9 +178,7 @@ pub fn decode(words: [u64; 2], regs: &Regs) -> Result<Command, CommandError> {
                 if pid.0 != 0 {
                     return Err(CommandError::Illegal("PID set in IODIR.INVAL_DDT"));
                 }
-                Ok(Command::IodirInvalDdt {
-                    did: dv.then_some(did),
-                })
+                Ok(Command::IodirInvalDdt { did: dv.then_some(did) })
             } else {
                 if !dv {
                     return Err(CommandError::Illegal("IODIR.INVAL_PDT without DV"));
@@ -214,9 +187,7 @@ pub fn decode(words: [u64; 2], regs: &Regs) -> Result<Command, CommandError> {
             }
         }
         ATS if caps.ats() && func3 <= 1 => Ok(Command::Ats { func3 }),
-        ATS => Err(CommandError::Illegal(
-            "ATS command without capabilities.ATS",
-        )),
+        ATS => Err(CommandError::Illegal("ATS command without capabilities.ATS")),
         _ => Err(CommandError::Illegal("reserved or custom opcode")),
     }
 }
@@ -235,12 +206,7 @@ pub mod encode {
 
     /// `IOTINVAL.VMA`; `addr` is the IOVA (or with `napot`, the NAPOT-encoded
     /// range address).
-    pub fn iotinval_vma(
-        gscid: Option<u16>,
-        pscid: Option<u32>,
-        addr: Option<(u64, bool)>,
-        nl: bool,
-    ) -> [u64; 2] {
+    pub fn iotinval_vma(gscid: Option<u16>, pscid: Option<u32>, addr: Option<(u64, bool)>, nl: bool) -> [u64; 2] {
         let (av, w1) = addr_words(addr);
         let w0 = u64::from(IOTINVAL)
             | av
@@ -269,21 +235,14 @@ pub mod encode {
 
     /// `IODIR.INVAL_PDT`.
     pub fn iodir_inval_pdt(did: DeviceId, pid: ProcessId) -> [u64; 2] {
-        let w0 = u64::from(IODIR)
-            | (1 << 7)
-            | (u64::from(pid.0) << 12)
-            | (1 << 33)
-            | (u64::from(did.0) << 40);
+        let w0 = u64::from(IODIR) | (1 << 7) | (u64::from(pid.0) << 12) | (1 << 33) | (u64::from(did.0) << 40);
         [w0, 0]
     }
 
     /// `IOFENCE.C`, optionally writing `data` at `addr` on completion.
     pub fn iofence_c(write: Option<(u64, u32)>) -> [u64; 2] {
         match write {
-            Some((addr, data)) => [
-                u64::from(IOFENCE) | (1 << 10) | (u64::from(data) << 32),
-                addr >> 2,
-            ],
+            Some((addr, data)) => [u64::from(IOFENCE) | (1 << 10) | (u64::from(data) << 32), addr >> 2],
             None => [u64::from(IOFENCE), 0],
         }
     }
@@ -295,99 +254,45 @@ mod tests {
     use crate::regs::{Capabilities, Ddtp, Fctl};
 
     fn regs(caps: u64) -> Regs {
-        Regs {
-            capabilities: Capabilities(caps),
-            fctl: Fctl(0),
-            ddtp: Ddtp(4),
-        }
+        Regs { capabilities: Capabilities(caps), fctl: Fctl(0), ddtp: Ddtp(4) }
     }
 
     #[test]
     fn encoders_and_decoder_agree() {
         let r = regs((1 << 42) | (1 << 43));
-        let c = decode(
-            encode::iotinval_vma(Some(7), Some(0x12345), Some((0x4000_1000, false)), false),
-            &r,
-        )
-        .unwrap();
+        let c = decode(encode::iotinval_vma(Some(7), Some(0x12345), Some((0x4000_1000, false)), false), &r).unwrap();
         assert_eq!(
             c,
             Command::IotinvalVma {
                 gscid: Some(7),
                 pscid: Some(0x12345),
-                range: Some(AddrRange {
-                    lo: 0x4000_1000,
-                    hi: 0x4000_1fff
-                }),
+                range: Some(AddrRange { lo: 0x4000_1000, hi: 0x4000_1fff }),
                 nl: false
             }
         );
         let c = decode(encode::iotinval_gvma(None, Some((0x1000, false)), true), &r).unwrap();
-        assert_eq!(
-            c,
-            Command::IotinvalGvma {
-                gscid: None,
-                range: None,
-                nl: false
-            },
-            "GV=0 ignores AV and NL"
-        );
+        assert_eq!(c, Command::IotinvalGvma { gscid: None, range: None, nl: false }, "GV=0 ignores AV and NL");
         assert_eq!(
             decode(encode::iodir_inval_pdt(DeviceId(9), ProcessId(3)), &r).unwrap(),
-            Command::IodirInvalPdt {
-                did: DeviceId(9),
-                pid: ProcessId(3)
-            }
+            Command::IodirInvalPdt { did: DeviceId(9), pid: ProcessId(3) }
         );
-        assert_eq!(
-            decode(encode::iodir_inval_ddt(None), &r).unwrap(),
-            Command::IodirInvalDdt { did: None }
-        );
+        assert_eq!(decode(encode::iodir_inval_ddt(None), &r).unwrap(), Command::IodirInvalDdt { did: None });
         assert_eq!(
             decode(encode::iofence_c(Some((0x8000_0004, 0xdead))), &r).unwrap(),
-            Command::IofenceC {
-                write: Some((0x8000_0004, 0xdead)),
-                wsi: false,
-                pr: false,
-                pw: false
-            }
+            Command::IofenceC { write: Some((0x8000_0004, 0xdead)), wsi: false, pr: false, pw: false }
         );
     }
 
     #[test]
     fn napot_ranges() {
         // ADDR = ...0 at bit 0: 8 KiB.
-        assert_eq!(
-            address_range(0x4000, true),
-            AddrRange {
-                lo: 0x400_0000,
-                hi: 0x400_1fff
-            }
-        );
+        assert_eq!(address_range(0x4000, true), AddrRange { lo: 0x400_0000, hi: 0x400_1fff });
         // First zero at bit 8 (bits 7:0 set): 2^9 pages = 2 MiB.
         let a = address_range((0x4000_0000 >> 12) | 0xff, true);
-        assert_eq!(
-            a,
-            AddrRange {
-                lo: 0x4000_0000,
-                hi: 0x401f_ffff
-            }
-        );
+        assert_eq!(a, AddrRange { lo: 0x4000_0000, hi: 0x401f_ffff });
         // MSB 0, all others 1: the whole address space.
-        assert_eq!(
-            address_range((1 << 51) - 1, true),
-            AddrRange {
-                lo: 0,
-                hi: u64::MAX
-            }
-        );
-        assert_eq!(
-            address_range(0x12345, false),
-            AddrRange {
-                lo: 0x1234_5000,
-                hi: 0x1234_5fff
-            }
-        );
+        assert_eq!(address_range((1 << 51) - 1, true), AddrRange { lo: 0, hi: u64::MAX });
+        assert_eq!(address_range(0x12345, false), AddrRange { lo: 0x1234_5000, hi: 0x1234_5fff });
     }
 
     #[test]
@@ -395,29 +300,14 @@ mod tests {
         let r = regs(0);
         assert!(decode([0, 0], &r).is_err(), "opcode 0 is reserved");
         assert!(decode([5, 0], &r).is_err());
-        assert!(
-            decode([64, 0], &r).is_err(),
-            "custom opcodes are not implemented"
-        );
+        assert!(decode([64, 0], &r).is_err(), "custom opcodes are not implemented");
         assert!(decode([1 | (2 << 7), 0], &r).is_err(), "IOTINVAL func3 2");
-        assert!(
-            decode([1 | (1 << 7) | (1 << 32), 0], &r).is_err(),
-            "PSCV in GVMA"
-        );
-        assert!(
-            decode([1 | (1 << 34), 0], &r).is_err(),
-            "NL without capabilities.NL"
-        );
+        assert!(decode([1 | (1 << 7) | (1 << 32), 0], &r).is_err(), "PSCV in GVMA");
+        assert!(decode([1 | (1 << 34), 0], &r).is_err(), "NL without capabilities.NL");
         assert!(decode([1, 1 << 9], &r).is_err(), "S without capabilities.S");
-        assert!(
-            decode([3 | (1 << 7), 0], &r).is_err(),
-            "INVAL_PDT without DV"
-        );
+        assert!(decode([3 | (1 << 7), 0], &r).is_err(), "INVAL_PDT without DV");
         assert!(decode([3 | (5 << 12), 0], &r).is_err(), "PID in INVAL_DDT");
-        assert!(
-            decode([2 | (1 << 11), 0], &r).is_err(),
-            "WSI with fctl.WSI clear"
-        );
+        assert!(decode([2 | (1 << 11), 0], &r).is_err(), "WSI with fctl.WSI clear");
         assert!(decode([4, 0], &r).is_err(), "ATS without capabilities.ATS");
         assert!(decode([4, 0], &regs(1 << 25)).is_ok());
     }

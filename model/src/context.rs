@@ -239,11 +239,7 @@ impl DeviceContext {
             }
             // Bits 51:MGPAW-12 of the mask and pattern are reserved when MGPAW < 64.
             let mgpaw = caps.mgpaw();
-            let reserved = if mgpaw >= 12 && mgpaw - 12 < 52 {
-                !((1u64 << (mgpaw - 12)) - 1)
-            } else {
-                0xfff << 52
-            };
+            let reserved = if mgpaw >= 12 && mgpaw - 12 < 52 { !((1u64 << (mgpaw - 12)) - 1) } else { 0xfff << 52 };
             if self.msi_addr_mask & (reserved | (0xfff << 52)) != 0 {
                 return Err("reserved bits set in msi_addr_mask");
             }
@@ -414,11 +410,7 @@ mod tests {
     use crate::regs::{Capabilities, Ddtp, Fctl};
 
     fn regs(caps: u64) -> Regs {
-        Regs {
-            capabilities: Capabilities(caps),
-            fctl: Fctl(0),
-            ddtp: Ddtp(4),
-        }
+        Regs { capabilities: Capabilities(caps), fctl: Fctl(0), ddtp: Ddtp(4) }
     }
 
     const SV39: u64 = 1 << 9;
@@ -428,12 +420,7 @@ mod tests {
     const PD8: u64 = 1 << 38;
 
     fn dc(tc: u64, iohgatp: u64, fsc: u64) -> DeviceContext {
-        DeviceContext {
-            tc,
-            iohgatp,
-            fsc,
-            ..Default::default()
-        }
+        DeviceContext { tc, iohgatp, fsc, ..Default::default() }
     }
 
     #[test]
@@ -446,22 +433,10 @@ mod tests {
     #[test]
     fn unsupported_modes_are_misconfigured() {
         let r = regs(SV39);
-        assert!(
-            dc(1, 0, 9 << 60).check(&r).is_err(),
-            "Sv48 not in capabilities"
-        );
-        assert!(
-            dc(1, 8 << 60, 0).check(&r).is_err(),
-            "Sv39x4 not in capabilities"
-        );
-        assert!(
-            dc(1, 0, 11 << 60).check(&r).is_err(),
-            "reserved iosatp mode"
-        );
-        assert!(
-            dc(1 | 1 << 5, 0, 1 << 60).check(&r).is_err(),
-            "PD8 not in capabilities"
-        );
+        assert!(dc(1, 0, 9 << 60).check(&r).is_err(), "Sv48 not in capabilities");
+        assert!(dc(1, 8 << 60, 0).check(&r).is_err(), "Sv39x4 not in capabilities");
+        assert!(dc(1, 0, 11 << 60).check(&r).is_err(), "reserved iosatp mode");
+        assert!(dc(1 | 1 << 5, 0, 1 << 60).check(&r).is_err(), "PD8 not in capabilities");
         assert_eq!(dc(1 | 1 << 5, 0, 1 << 60).check(&regs(SV39 | PD8)), Ok(()));
     }
 
@@ -472,10 +447,7 @@ mod tests {
         assert_eq!(dc(1 | 1 << 9 | 1 << 5, 0, 0).check(&r), Ok(()));
         assert!(dc(1 | 1 << 8, 0, 0).check(&r).is_err());
         assert!(dc(1 | 1 << 7, 0, 0).check(&r).is_err());
-        assert_eq!(
-            dc(1 | 1 << 8 | 1 << 7, 0, 0).check(&regs(SV39 | AMO_HWAD)),
-            Ok(())
-        );
+        assert_eq!(dc(1 | 1 << 8 | 1 << 7, 0, 0).check(&regs(SV39 | AMO_HWAD)), Ok(()));
     }
 
     #[test]
@@ -515,10 +487,7 @@ mod tests {
         assert!(d.check(&r).is_err(), "reserved msiptp mode");
         let mut bare = dc(1, 0, 0);
         bare.msiptp = 1 << 60;
-        assert!(
-            bare.check(&r).is_err(),
-            "MSI translation with a Bare G-stage"
-        );
+        assert!(bare.check(&r).is_err(), "MSI translation with a Bare G-stage");
         let mut wide = dc(1, 8 << 60 | 0x80004, 0);
         wide.msi_addr_mask = 1 << 29; // bit 29 = address bit 41: beyond MGPAW 41
         assert!(wide.check(&r).is_err());
@@ -528,29 +497,11 @@ mod tests {
     fn process_context_checks() {
         let r = regs(SV39);
         let d = dc(1 | 1 << 5, 0, 1 << 60);
-        let ok = ProcessContext {
-            ta: 1 | 0x5 << 12,
-            fsc: 8 << 60,
-        };
+        let ok = ProcessContext { ta: 1 | 0x5 << 12, fsc: 8 << 60 };
         assert_eq!(ok.check(&d, &r), Ok(()));
-        assert!(ProcessContext {
-            ta: 1 | 1 << 3,
-            fsc: 0
-        }
-        .check(&d, &r)
-        .is_err());
-        assert!(ProcessContext {
-            ta: 1,
-            fsc: 9 << 60
-        }
-        .check(&d, &r)
-        .is_err());
-        assert!(ProcessContext {
-            ta: 1,
-            fsc: 1 << 44
-        }
-        .check(&d, &r)
-        .is_err());
+        assert!(ProcessContext { ta: 1 | 1 << 3, fsc: 0 }.check(&d, &r).is_err());
+        assert!(ProcessContext { ta: 1, fsc: 9 << 60 }.check(&d, &r).is_err());
+        assert!(ProcessContext { ta: 1, fsc: 1 << 44 }.check(&d, &r).is_err());
     }
 
     #[test]

@@ -16,23 +16,18 @@ pub struct Ddtc {
 impl Ddtc {
     /// An empty cache.
     pub fn new(geometry: Geometry) -> Self {
-        Ddtc {
-            array: SetAssoc::new(geometry),
-        }
+        Ddtc { array: SetAssoc::new(geometry) }
     }
 
     /// The device context of `did`, if cached.
     #[inline]
-    pub fn lookup(&mut self, did: DeviceId) -> Option<DeviceContext> {
-        self.array
-            .lookup(u64::from(did.0), |e| e.0 == did)
-            .map(|e| e.1)
+    pub fn lookup(&mut self, did: DeviceId) -> Option<&DeviceContext> {
+        self.array.lookup(u64::from(did.0), |e| e.0 == did).map(|e| &e.1)
     }
 
     /// Caches a device context.
     pub fn insert(&mut self, did: DeviceId, dc: DeviceContext) {
-        self.array
-            .insert(u64::from(did.0), (did, dc), |e| e.0 == did);
+        self.array.insert(u64::from(did.0), (did, dc), |e| e.0 == did);
     }
 
     /// `IODIR.INVAL_DDT`: one device (`Some`) or all.
@@ -45,6 +40,11 @@ impl Ddtc {
                 n
             }
         }
+    }
+
+    /// Drops everything at a fixed cost (see [`SetAssoc::clear_all_sets`]).
+    pub fn clear_all_sets(&mut self) {
+        self.array.clear_all_sets();
     }
 
     /// Number of cached contexts.

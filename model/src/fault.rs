@@ -257,9 +257,7 @@ mod tests {
 
     #[test]
     fn dtf_suppresses_only_translation_faults() {
-        for c in [
-            1, 5, 7, 12, 13, 15, 20, 21, 23, 260, 261, 262, 263, 265, 266, 267, 269, 274,
-        ] {
+        for c in [1, 5, 7, 12, 13, 15, 20, 21, 23, 260, 261, 262, 263, 265, 266, 267, 269, 274] {
             assert!(!Cause(c).reported_under_dtf(), "{c}");
         }
         for c in [256, 257, 258, 259, 268, 272, 273] {

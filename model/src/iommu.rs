@@ -8,7 +8,7 @@ use crate::memory::Memory;
 use crate::regs::Regs;
 use crate::request::{Request, Response};
 use crate::stats::Counters;
-use crate::translate::{Env, Reply, Source, Step, Translation};
+use crate::translate::{Deferred, Env, Immediate, Reply, Source, Step, Translation};
 use crate::translator::Translator;
 
 /// The golden model of the IOMMU.
@@ -20,6 +20,8 @@ pub struct Iommu {
     counters: Counters,
     faults: Vec<FaultRecord>,
     last_source: Source,
+    /// The one translation in flight, reused from request to request.
+    walk: Box<Translation>,
 }
 
 impl Iommu {
@@ -33,6 +35,14 @@ impl Iommu {
             counters: Counters::default(),
             faults: Vec::new(),
             last_source: Source::Pending,
+            walk: Box::new(Translation::new(Request {
+                device_id: crate::addr::DeviceId(0),
+                pid: None,
+                privileged: false,
+                iova: crate::addr::Iova(0),
+                access: crate::request::Access::Read,
+                len: 0,
+            })),
         }
     }
 
@@ -77,13 +87,14 @@ impl Iommu {
     /// callers that know their memory type.
     #[inline]
     pub fn translate_in<M: Memory + ?Sized>(&mut self, mem: &mut M, req: &Request) -> Response {
-        let mut t = Translation::new(*req);
-        let mut env = Env {
-            regs: &self.regs,
-            caches: &mut self.caches,
-            counters: &mut self.counters,
-        };
-        let resp = run(&mut t, &mut env, mem);
+        let t = &mut *self.walk;
+        t.restart(*req);
+        let mut port = Immediate(mem);
+        let mut env = Env { regs: &self.regs, caches: &mut self.caches, counters: &mut self.counters, port: &mut port };
+        // The port answers at once, so the machine finishes in one call.
+        let step = t.resume(&mut env, Reply::Start);
+        debug_assert_eq!(step, Step::Done);
+        let resp = *t.response();
         self.last_source = t.source();
         if let Some(f) = resp.reported_fault() {
             self.faults.push(*f);
@@ -92,19 +103,10 @@ impl Iommu {
     }
 
     /// Runs a decoded command.
-    pub fn execute(
-        &mut self,
-        mem: &mut (impl Memory + ?Sized),
-        cmd: Command,
-    ) -> Result<(), CommandError> {
+    pub fn execute(&mut self, mem: &mut (impl Memory + ?Sized), cmd: Command) -> Result<(), CommandError> {
         let c = &mut self.caches;
         match cmd {
-            Command::IotinvalVma {
-                gscid,
-                pscid,
-                range,
-                ..
-            } => {
+            Command::IotinvalVma { gscid, pscid, range, .. } => {
                 c.iotlb.invalidate_vma(gscid, pscid, range);
             }
             Command::IotinvalGvma { gscid, range, .. } => {
@@ -121,8 +123,7 @@ impl Iommu {
                 // Every earlier command has completed: commands run to completion
                 // in order here.
                 if let Some((addr, data)) = write {
-                    mem.write_u32(crate::addr::Spa(addr), data)
-                        .map_err(|_| CommandError::MemoryFault { addr })?;
+                    mem.write_u32(crate::addr::Spa(addr), data).map_err(|_| CommandError::MemoryFault { addr })?;
                 }
             }
             Command::Ats { .. } => {}
@@ -132,36 +133,23 @@ impl Iommu {
     }
 }
 
-/// Drives a translation to completion against `mem`.
-#[inline]
-pub fn run<M: Memory + ?Sized>(t: &mut Translation, env: &mut Env<'_>, mem: &mut M) -> Response {
+/// Drives a translation to completion against `mem`, one [`Step`] at a time: the
+/// loop a cycle-level driver runs, without the cycles.
+pub fn run<M: Memory + ?Sized>(t: &mut Translation, env: &mut Env<'_, Deferred>, mem: &mut M) -> Response {
     let mut buf = [0u64; 8];
     let mut step = t.resume(env, Reply::Start);
     loop {
         step = match step {
-            Step::Done(r) => return r,
-            Step::Read { addr, words } => {
-                let mut ok = true;
-                for (i, slot) in buf.iter_mut().take(words as usize).enumerate() {
-                    match mem.read(crate::addr::Spa(addr.0 + 8 * i as u64)) {
-                        Ok(v) => *slot = v,
-                        Err(_) => {
-                            ok = false;
-                            break;
-                        }
-                    }
-                }
-                if ok {
-                    t.resume(env, Reply::Data(&buf[..words as usize]))
-                } else {
-                    t.resume(env, Reply::AccessFault)
+            Step::Done => return *t.response(),
+            Step::Read => {
+                let op = t.mem_op();
+                let out = &mut buf[..op.words as usize];
+                match mem.read_words(op.addr, out) {
+                    Ok(()) => t.resume(env, Reply::Data(out)),
+                    Err(_) => t.resume(env, Reply::AccessFault),
                 }
             }
-            Step::CompareAndSwap {
-                addr,
-                expected,
-                new,
-            } => match mem.compare_and_swap(addr, expected, new) {
+            Step::CompareAndSwap => match mem.compare_and_swap(t.mem_op().addr, t.mem_op().expected, t.mem_op().new) {
                 Ok(old) => t.resume(env, Reply::Swapped { old }),
                 Err(_) => t.resume(env, Reply::AccessFault),
             },

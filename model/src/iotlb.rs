@@ -12,13 +12,56 @@
 use crate::cache::{Geometry, SetAssoc};
 use crate::request::Access;
 
-/// The address space a translation belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct AddressSpace {
-    /// `GSCID` when the G-stage is active; `None` for a host address space.
-    pub gscid: Option<u16>,
-    /// `PSCID` when the first stage is active; `None` when it is Bare.
-    pub pscid: Option<u32>,
+/// The address space a translation belongs to: `GSCID` when the G-stage is
+/// active (`None` for a host address space) and `PSCID` when the first stage is
+/// active (`None` when it is Bare), packed in one word so that a tag comparison is
+/// one comparison.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct AddressSpace(u64);
+
+impl AddressSpace {
+    const GV: u64 = 1 << 63;
+    const PV: u64 = 1 << 62;
+
+    /// The address space of these IDs.
+    #[inline]
+    pub const fn new(gscid: Option<u16>, pscid: Option<u32>) -> Self {
+        let g = match gscid {
+            Some(g) => Self::GV | ((g as u64) << 32),
+            None => 0,
+        };
+        let p = match pscid {
+            Some(p) => Self::PV | (p as u64 & 0xf_ffff),
+            None => 0,
+        };
+        AddressSpace(g | p)
+    }
+
+    /// `GSCID`, when the G-stage is active.
+    #[inline]
+    pub const fn gscid(self) -> Option<u16> {
+        if self.0 & Self::GV != 0 {
+            Some((self.0 >> 32) as u16)
+        } else {
+            None
+        }
+    }
+
+    /// `PSCID`, when the first stage is active.
+    #[inline]
+    pub const fn pscid(self) -> Option<u32> {
+        if self.0 & Self::PV != 0 {
+            Some((self.0 & 0xf_ffff) as u32)
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Debug for AddressSpace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AddressSpace(gscid {:?}, pscid {:?})", self.gscid(), self.pscid())
+    }
 }
 
 /// Permission and attribute bits of an entry.
@@ -48,7 +91,7 @@ pub mod perm {
 }
 
 /// One cached translation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IotlbEntry {
     /// Address-space tag.
     pub space: AddressSpace,
@@ -90,11 +133,7 @@ impl IotlbEntry {
         let has = |b: u16| p & b != 0;
         if has(perm::FS) {
             let u = has(perm::FS_U);
-            let u_ok = if privileged {
-                !u || (sum && access != Access::Exec)
-            } else {
-                u
-            };
+            let u_ok = if privileged { !u || (sum && access != Access::Exec) } else { u };
             let rwx = match access {
                 Access::Read => has(perm::FS_R),
                 Access::Write => has(perm::FS_W),
@@ -129,11 +168,7 @@ impl IotlbEntry {
 }
 
 fn overlaps(addr: u64, shift: u8, lo: u64, hi: u64) -> bool {
-    let mask = if shift >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << shift) - 1
-    };
+    let mask = if shift >= 64 { u64::MAX } else { (1u64 << shift) - 1 };
     let base = addr & !mask;
     let end = base | mask;
     base <= hi && lo <= end
@@ -165,10 +200,7 @@ pub struct Iotlb {
 impl Iotlb {
     /// An empty IOTLB.
     pub fn new(geometry: Geometry) -> Self {
-        Iotlb {
-            array: SetAssoc::new(geometry),
-            present: [0; SHIFTS.len()],
-        }
+        Iotlb { array: SetAssoc::new(geometry), present: [0; SHIFTS.len()] }
     }
 
     /// The geometry.
@@ -190,22 +222,19 @@ impl Iotlb {
     /// tags, so that devices using the same IOVAs spread over the sets.
     #[inline]
     fn index(space: AddressSpace, iova: u64, shift: u8) -> u64 {
-        let tag = u64::from(space.pscid.unwrap_or(0)) ^ (u64::from(space.gscid.unwrap_or(0)) << 7);
-        (iova >> shift) ^ tag
+        (iova >> shift) ^ space.0 ^ (space.0 >> 25)
     }
 
     /// Finds the entry translating `iova` in `space`.
     #[inline]
-    pub fn lookup(&mut self, space: AddressSpace, iova: u64) -> Option<IotlbEntry> {
+    pub fn lookup(&mut self, space: AddressSpace, iova: u64) -> Option<&IotlbEntry> {
         for (class, &shift) in SHIFTS.iter().enumerate() {
             if self.present[class] == 0 {
                 continue;
             }
-            let hit = self.array.lookup(Self::index(space, iova, shift), |e| {
-                e.page_shift == shift && e.covers(space, iova)
-            });
-            if hit.is_some() {
-                return hit;
+            let index = Self::index(space, iova, shift);
+            if let Some(slot) = self.array.find(index, |e| e.page_shift == shift && e.covers(space, iova)) {
+                return Some(self.array.use_slot(slot));
             }
         }
         None
@@ -218,9 +247,7 @@ impl Iotlb {
         }
         let idx = Self::index(e.space, e.iova_base, e.page_shift);
         let before = self.array.len();
-        let evicted = self.array.insert(idx, e, |o| {
-            o.page_shift == e.page_shift && o.covers(e.space, e.iova_base)
-        });
+        let evicted = self.array.insert(idx, e, |o| o.page_shift == e.page_shift && o.covers(e.space, e.iova_base));
         if let Some(old) = evicted {
             self.present[class_of(old.page_shift)] -= 1;
         }
@@ -248,16 +275,11 @@ impl Iotlb {
     /// first-stage translations of the host (`gscid` `None`) or of one VM, of one
     /// address space (`pscid`, sparing global mappings) or all, for an IOVA range or
     /// all addresses. Returns how many entries were dropped.
-    pub fn invalidate_vma(
-        &mut self,
-        gscid: Option<u16>,
-        pscid: Option<u32>,
-        range: Option<AddrRange>,
-    ) -> usize {
+    pub fn invalidate_vma(&mut self, gscid: Option<u16>, pscid: Option<u32>, range: Option<AddrRange>) -> usize {
         self.invalidate_where(|e| {
             e.perm & perm::FS != 0
-                && e.space.gscid == gscid
-                && pscid.is_none_or(|p| e.space.pscid == Some(p) && e.perm & perm::FS_G == 0)
+                && e.space.gscid() == gscid
+                && pscid.is_none_or(|p| e.space.pscid() == Some(p) && e.perm & perm::FS_G == 0)
                 && range.is_none_or(|r| e.fs_overlaps(r.lo, r.hi))
         })
     }
@@ -265,7 +287,7 @@ impl Iotlb {
     /// `IOTINVAL.GVMA` (IGVMA table): every entry of every VM (`gscid` `None`), or of
     /// one VM, or of one VM's G-stage leaves covering a GPA range.
     pub fn invalidate_gvma(&mut self, gscid: Option<u16>, range: Option<AddrRange>) -> usize {
-        self.invalidate_where(|e| match (e.space.gscid, gscid) {
+        self.invalidate_where(|e| match (e.space.gscid(), gscid) {
             (None, _) => false,
             (Some(_), None) => true,
             (Some(g), Some(want)) => g == want && range.is_none_or(|r| e.gs_overlaps(r.lo, r.hi)),
@@ -275,6 +297,12 @@ impl Iotlb {
     /// Drops everything.
     pub fn clear(&mut self) {
         self.array.clear();
+        self.present = [0; SHIFTS.len()];
+    }
+
+    /// Drops everything at a fixed cost (see [`SetAssoc::clear_all_sets`]).
+    pub fn clear_all_sets(&mut self) {
+        self.array.clear_all_sets();
         self.present = [0; SHIFTS.len()];
     }
 
@@ -289,10 +317,7 @@ mod tests {
     use super::*;
 
     fn host(pscid: u32) -> AddressSpace {
-        AddressSpace {
-            gscid: None,
-            pscid: Some(pscid),
-        }
+        AddressSpace::new(None, Some(pscid))
     }
 
     fn entry(space: AddressSpace, iova: u64, shift: u8, spa: u64, perm: u16) -> IotlbEntry {
@@ -319,20 +344,9 @@ mod tests {
         t.insert(entry(host(1), 0x20_0000, 21, 0x60_0000, RW));
         let e = t.lookup(host(1), 0x4123_4567).unwrap();
         assert_eq!(e.translate(0x4123_4567), 0x8123_4567);
-        assert_eq!(
-            t.lookup(host(1), 0x1234_5fff)
-                .unwrap()
-                .translate(0x1234_5fff),
-            0x9999_9fff
-        );
-        assert_eq!(
-            t.lookup(host(1), 0x3f_ffff).unwrap().translate(0x3f_ffff),
-            0x7f_ffff
-        );
-        assert!(
-            t.lookup(host(2), 0x4123_4567).is_none(),
-            "other address space"
-        );
+        assert_eq!(t.lookup(host(1), 0x1234_5fff).unwrap().translate(0x1234_5fff), 0x9999_9fff);
+        assert_eq!(t.lookup(host(1), 0x3f_ffff).unwrap().translate(0x3f_ffff), 0x7f_ffff);
+        assert!(t.lookup(host(2), 0x4123_4567).is_none(), "other address space");
         assert!(t.lookup(host(1), 0x1234_6000).is_none());
     }
 
@@ -342,10 +356,7 @@ mod tests {
         assert!(e.permits(Access::Read, false, false));
         assert!(!e.permits(Access::Write, false, false));
         assert!(!e.permits(Access::Exec, false, false));
-        assert!(
-            !e.permits(Access::Read, true, false),
-            "supervisor on a user page without SUM"
-        );
+        assert!(!e.permits(Access::Read, true, false), "supervisor on a user page without SUM");
         assert!(e.permits(Access::Read, true, true));
     }
 
@@ -356,24 +367,11 @@ mod tests {
         t.insert(entry(host(1), 0x2000, 12, 0x2000, RW));
         t.insert(entry(host(1), 0x3000, 12, 0x3000, RW | perm::FS_G));
         t.insert(entry(host(2), 0x1000, 12, 0x1000, RW));
-        assert_eq!(
-            t.invalidate_vma(
-                None,
-                Some(1),
-                Some(AddrRange {
-                    lo: 0x1000,
-                    hi: 0x1fff
-                })
-            ),
-            1
-        );
+        assert_eq!(t.invalidate_vma(None, Some(1), Some(AddrRange { lo: 0x1000, hi: 0x1fff })), 1);
         assert!(t.lookup(host(1), 0x1000).is_none());
         assert!(t.lookup(host(2), 0x1000).is_some());
         assert_eq!(t.invalidate_vma(None, Some(1), None), 1);
-        assert!(
-            t.lookup(host(1), 0x3000).is_some(),
-            "global survives a PSCID invalidation"
-        );
+        assert!(t.lookup(host(1), 0x3000).is_some(), "global survives a PSCID invalidation");
         assert_eq!(t.invalidate_vma(None, None, None), 2);
         assert!(t.is_empty());
     }
@@ -382,25 +380,12 @@ mod tests {
     fn vma_address_hits_anywhere_in_a_superpage() {
         let mut t = Iotlb::new(Geometry::new(4, 4));
         t.insert(entry(host(1), 0x20_0000, 21, 0x20_0000, RW));
-        assert_eq!(
-            t.invalidate_vma(
-                None,
-                None,
-                Some(AddrRange {
-                    lo: 0x3f_f000,
-                    hi: 0x3f_ffff
-                })
-            ),
-            1
-        );
+        assert_eq!(t.invalidate_vma(None, None, Some(AddrRange { lo: 0x3f_f000, hi: 0x3f_ffff })), 1);
     }
 
     #[test]
     fn gvma_matches_the_g_stage_leaf_and_leaves_host_entries() {
-        let vm = AddressSpace {
-            gscid: Some(3),
-            pscid: None,
-        };
+        let vm = AddressSpace::new(Some(3), None);
         let mut e = entry(vm, 0x5000, 12, 0x9000, perm::GS | perm::GS_R | perm::DIRTY);
         e.gpa_base = 0x5000;
         e.gs_shift = 21; // a 4 KiB entry cut from a 2 MiB G-stage leaf
@@ -409,32 +394,10 @@ mod tests {
         t.insert(e);
         t.insert(entry(host(1), 0x5000, 12, 0x5000, RW));
         assert_eq!(t.invalidate_gvma(Some(4), None), 0);
-        assert_eq!(
-            t.invalidate_gvma(
-                Some(3),
-                Some(AddrRange {
-                    lo: 0x40_0000,
-                    hi: 0x40_0fff
-                })
-            ),
-            0
-        );
-        assert_eq!(
-            t.invalidate_gvma(
-                Some(3),
-                Some(AddrRange {
-                    lo: 0x1f_f000,
-                    hi: 0x1f_ffff
-                })
-            ),
-            1
-        );
+        assert_eq!(t.invalidate_gvma(Some(3), Some(AddrRange { lo: 0x40_0000, hi: 0x40_0fff })), 0);
+        assert_eq!(t.invalidate_gvma(Some(3), Some(AddrRange { lo: 0x1f_f000, hi: 0x1f_ffff })), 1);
         assert_eq!(t.len(), 1);
-        assert_eq!(
-            t.invalidate_gvma(None, None),
-            0,
-            "host entries have no G-stage"
-        );
+        assert_eq!(t.invalidate_gvma(None, None), 0, "host entries have no G-stage");
     }
 
     #[test]

@@ -39,6 +39,15 @@ pub trait Memory {
     /// Virtual Address Translation Process, step 9).
     fn compare_and_swap(&mut self, addr: Spa, expected: u64, new: u64) -> Result<u64, AccessFault>;
 
+    /// Reads `out.len()` consecutive words starting at `addr` (a burst: a device
+    /// context, a process context, an MSI PTE). Fails if any word fails.
+    fn read_words(&mut self, addr: Spa, out: &mut [u64]) -> Result<(), AccessFault> {
+        for (i, w) in out.iter_mut().enumerate() {
+            *w = self.read(Spa(addr.0 + 8 * i as u64))?;
+        }
+        Ok(())
+    }
+
     /// Writes the 32-bit little-endian value at a 4-byte-aligned `addr`, as the
     /// `IOFENCE.C` completion write does, by a read-modify-write of its word.
     fn write_u32(&mut self, addr: Spa, value: u32) -> Result<(), AccessFault> {
@@ -53,6 +62,9 @@ pub trait Memory {
 impl<M: Memory + ?Sized> Memory for &mut M {
     fn read(&mut self, addr: Spa) -> Result<u64, AccessFault> {
         (**self).read(addr)
+    }
+    fn read_words(&mut self, addr: Spa, out: &mut [u64]) -> Result<(), AccessFault> {
+        (**self).read_words(addr, out)
     }
     fn write(&mut self, addr: Spa, value: u64) -> Result<(), AccessFault> {
         (**self).write(addr, value)
@@ -92,14 +104,33 @@ impl Hasher for PageHasher {
 pub type BuildPageHasher = BuildHasherDefault<PageHasher>;
 
 const WORDS_PER_PAGE: usize = 512;
-type Page = Box<[u64; WORDS_PER_PAGE]>;
+const RECENT: usize = 64;
+const NO_PAGE: u64 = u64::MAX;
 
 /// A sparse memory: 4 KiB pages allocated on first write, every other word reads
 /// as zero. Words can be marked bad, so that any access to them is an access fault.
-#[derive(Default, Clone)]
+///
+/// Pages are stored one after the other in one vector and found through a hash
+/// map, in front of which a small direct-mapped table remembers the most recently
+/// used pages (page tables are walked over and over): a walk's reads depend on
+/// each other, so a read must be few dependent loads.
+#[derive(Clone)]
 pub struct SparseMemory {
-    pages: HashMap<u64, Page, BuildPageHasher>,
+    words: Vec<u64>,
+    index: HashMap<u64, u32, BuildPageHasher>,
+    recent: [(u64, u32); RECENT],
     bad: HashSet<u64, BuildPageHasher>,
+}
+
+impl Default for SparseMemory {
+    fn default() -> Self {
+        SparseMemory {
+            words: Vec::new(),
+            index: HashMap::default(),
+            recent: [(NO_PAGE, 0); RECENT],
+            bad: HashSet::default(),
+        }
+    }
 }
 
 impl SparseMemory {
@@ -114,40 +145,77 @@ impl SparseMemory {
     }
 
     /// Whether the word at `addr` is marked bad.
+    #[inline]
     pub fn is_bad(&self, addr: Spa) -> bool {
         !self.bad.is_empty() && self.bad.contains(&(addr.0 >> 3))
     }
 
+    /// The index of the page holding `addr`, if it was ever written.
+    #[inline]
+    fn page_of(&mut self, addr: u64) -> Option<usize> {
+        let page = addr >> 12;
+        let slot = (page as usize) & (RECENT - 1);
+        if self.recent[slot].0 == page {
+            return Some(self.recent[slot].1 as usize);
+        }
+        self.page_of_slow(page)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn page_of_slow(&mut self, page: u64) -> Option<usize> {
+        let i = *self.index.get(&page)?;
+        self.recent[(page as usize) & (RECENT - 1)] = (page, i);
+        Some(i as usize)
+    }
+
     /// The word at `addr`, without access checks (zero if never written).
     pub fn peek(&self, addr: Spa) -> u64 {
-        self.pages
-            .get(&(addr.0 >> 12))
-            .map_or(0, |p| p[((addr.0 >> 3) & 511) as usize])
+        let page = addr.0 >> 12;
+        let slot = (page as usize) & (RECENT - 1);
+        let i = if self.recent[slot].0 == page { Some(self.recent[slot].1) } else { self.index.get(&page).copied() };
+        i.map_or(0, |i| self.words[i as usize * WORDS_PER_PAGE + ((addr.0 >> 3) & 511) as usize])
     }
 
     /// Sets the word at `addr`, without access checks.
     pub fn poke(&mut self, addr: Spa, value: u64) {
-        let page = self
-            .pages
-            .entry(addr.0 >> 12)
-            .or_insert_with(|| Box::new([0; WORDS_PER_PAGE]));
-        page[((addr.0 >> 3) & 511) as usize] = value;
+        let i = match self.page_of(addr.0) {
+            Some(i) => i,
+            None => {
+                let i = self.words.len() / WORDS_PER_PAGE;
+                self.words.resize(self.words.len() + WORDS_PER_PAGE, 0);
+                self.index.insert(addr.0 >> 12, i as u32);
+                i
+            }
+        };
+        self.words[i * WORDS_PER_PAGE + ((addr.0 >> 3) & 511) as usize] = value;
     }
 
     /// Every non-zero word, in no particular order.
     pub fn nonzero_words(&self) -> impl Iterator<Item = (Spa, u64)> + '_ {
-        self.pages.iter().flat_map(|(&page, words)| {
-            words
+        self.index.iter().flat_map(move |(&page, &i)| {
+            let base = i as usize * WORDS_PER_PAGE;
+            self.words[base..base + WORDS_PER_PAGE]
                 .iter()
                 .enumerate()
                 .filter(|(_, &w)| w != 0)
-                .map(move |(i, &w)| (Spa((page << 12) | ((i as u64) << 3)), w))
+                .map(move |(w, &v)| (Spa((page << 12) | ((w as u64) << 3)), v))
         })
     }
 
     /// Number of pages that hold at least one written word.
     pub fn page_count(&self) -> usize {
-        self.pages.len()
+        self.words.len() / WORDS_PER_PAGE
+    }
+
+    /// The slow path of a burst: one word at a time, checking each.
+    #[cold]
+    #[inline(never)]
+    fn read_words_checked(&mut self, addr: Spa, out: &mut [u64]) -> Result<(), AccessFault> {
+        for (k, w) in out.iter_mut().enumerate() {
+            *w = self.read(Spa(addr.0 + 8 * k as u64))?;
+        }
+        Ok(())
     }
 
     #[inline]
@@ -164,7 +232,27 @@ impl Memory for SparseMemory {
     #[inline]
     fn read(&mut self, addr: Spa) -> Result<u64, AccessFault> {
         self.check(addr)?;
-        Ok(self.peek(addr))
+        Ok(self.page_of(addr.0).map_or(0, |i| self.words[i * WORDS_PER_PAGE + ((addr.0 >> 3) & 511) as usize]))
+    }
+
+    #[inline]
+    fn read_words(&mut self, addr: Spa, out: &mut [u64]) -> Result<(), AccessFault> {
+        let first = ((addr.0 >> 3) & 511) as usize;
+        if first + out.len() > WORDS_PER_PAGE || !self.bad.is_empty() {
+            return self.read_words_checked(addr, out);
+        }
+        match self.page_of(addr.0) {
+            Some(i) => {
+                let at = i * WORDS_PER_PAGE + first;
+                if let [one] = out {
+                    *one = self.words[at];
+                } else {
+                    out.copy_from_slice(&self.words[at..at + out.len()])
+                }
+            }
+            None => out.fill(0),
+        }
+        Ok(())
     }
 
     #[inline]
@@ -177,7 +265,7 @@ impl Memory for SparseMemory {
     #[inline]
     fn compare_and_swap(&mut self, addr: Spa, expected: u64, new: u64) -> Result<u64, AccessFault> {
         self.check(addr)?;
-        let old = self.peek(addr);
+        let old = self.read(addr)?;
         if old == expected {
             self.poke(addr, new);
         }
@@ -223,10 +311,7 @@ pub struct RecordingMemory<M> {
 impl<M: Memory> RecordingMemory<M> {
     /// Starts recording accesses to `inner`.
     pub fn new(inner: M) -> Self {
-        Self {
-            inner,
-            log: Vec::new(),
-        }
+        Self { inner, log: Vec::new() }
     }
 }
 
@@ -244,12 +329,7 @@ impl<M: Memory> Memory for RecordingMemory<M> {
 
     fn write(&mut self, addr: Spa, value: u64) -> Result<(), AccessFault> {
         let r = self.inner.write(addr, value);
-        self.log.push(MemoryAccess {
-            kind: AccessKind::Write,
-            addr,
-            value,
-            faulted: r.is_err(),
-        });
+        self.log.push(MemoryAccess { kind: AccessKind::Write, addr, value, faulted: r.is_err() });
         r
     }
 
@@ -276,10 +356,7 @@ mod tests {
         m.write(Spa(0x1008), 7).unwrap();
         assert_eq!(m.read(Spa(0x1008)), Ok(7));
         assert_eq!(m.read(Spa(0x1000)), Ok(0));
-        assert_eq!(
-            m.nonzero_words().collect::<Vec<_>>(),
-            vec![(Spa(0x1008), 7)]
-        );
+        assert_eq!(m.nonzero_words().collect::<Vec<_>>(), vec![(Spa(0x1008), 7)]);
     }
 
     #[test]
@@ -291,6 +368,35 @@ mod tests {
         assert_eq!(m.write(Spa(0x2010), 1), Err(f));
         assert_eq!(m.compare_and_swap(Spa(0x2010), 0, 1), Err(f));
         assert_eq!(m.read(Spa(0x2018)), Ok(0));
+        let mut buf = [0; 4];
+        assert_eq!(m.read_words(Spa(0x2000), &mut buf), Err(f));
+        assert_eq!(m.read_words(Spa(0x2018), &mut buf), Ok(()));
+    }
+
+    #[test]
+    fn bursts_read_consecutive_words_even_across_pages() {
+        let mut m = SparseMemory::new();
+        for i in 0..8u64 {
+            m.poke(Spa(0x1fe0 + 8 * i), i + 1);
+        }
+        let mut buf = [0; 8];
+        m.read_words(Spa(0x1fe0), &mut buf).unwrap();
+        assert_eq!(buf, [1, 2, 3, 4, 5, 6, 7, 8]);
+        m.read_words(Spa(0x9000), &mut buf).unwrap();
+        assert_eq!(buf, [0; 8]);
+    }
+
+    #[test]
+    fn many_pages_survive_the_recent_page_table() {
+        let mut m = SparseMemory::new();
+        for p in 0..1000u64 {
+            m.poke(Spa(p << 12 | 8), p);
+        }
+        for p in (0..1000u64).rev() {
+            assert_eq!(m.read(Spa(p << 12 | 8)), Ok(p));
+            assert_eq!(m.peek(Spa(p << 12 | 8)), p);
+        }
+        assert_eq!(m.page_count(), 1000);
     }
 
     #[test]
@@ -320,14 +426,7 @@ mod tests {
         m.read(Spa(8)).unwrap();
         m.compare_and_swap(Spa(8), 3, 4).unwrap();
         let kinds: Vec<_> = m.log.iter().map(|a| a.kind).collect();
-        assert_eq!(
-            kinds,
-            vec![
-                AccessKind::Write,
-                AccessKind::Read,
-                AccessKind::CompareAndSwap { expected: 3 }
-            ]
-        );
+        assert_eq!(kinds, vec![AccessKind::Write, AccessKind::Read, AccessKind::CompareAndSwap { expected: 3 }]);
         assert_eq!(m.inner.peek(Spa(8)), 4);
     }
 }

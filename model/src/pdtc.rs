@@ -20,24 +20,18 @@ fn index(did: DeviceId, pid: ProcessId) -> u64 {
 impl Pdtc {
     /// An empty cache.
     pub fn new(geometry: Geometry) -> Self {
-        Pdtc {
-            array: SetAssoc::new(geometry),
-        }
+        Pdtc { array: SetAssoc::new(geometry) }
     }
 
     /// The process context of `(did, pid)`, if cached.
     #[inline]
-    pub fn lookup(&mut self, did: DeviceId, pid: ProcessId) -> Option<ProcessContext> {
-        self.array
-            .lookup(index(did, pid), |e| e.0 == did && e.1 == pid)
-            .map(|e| e.2)
+    pub fn lookup(&mut self, did: DeviceId, pid: ProcessId) -> Option<&ProcessContext> {
+        self.array.lookup(index(did, pid), |e| e.0 == did && e.1 == pid).map(|e| &e.2)
     }
 
     /// Caches a process context.
     pub fn insert(&mut self, did: DeviceId, pid: ProcessId, pc: ProcessContext) {
-        self.array.insert(index(did, pid), (did, pid, pc), |e| {
-            e.0 == did && e.1 == pid
-        });
+        self.array.insert(index(did, pid), (did, pid, pc), |e| e.0 == did && e.1 == pid);
     }
 
     /// `IODIR.INVAL_PDT` (one process of one device), or the PDT part of
@@ -52,6 +46,11 @@ impl Pdtc {
             (Some(d), None) => self.array.invalidate(|e| e.0 == d),
             (Some(d), Some(p)) => self.array.invalidate(|e| e.0 == d && e.1 == p),
         }
+    }
+
+    /// Drops everything at a fixed cost (see [`SetAssoc::clear_all_sets`]).
+    pub fn clear_all_sets(&mut self) {
+        self.array.clear_all_sets();
     }
 
     /// Number of cached contexts.

@@ -17,53 +17,21 @@ pub struct Scheme {
 
 impl Scheme {
     /// Sv32.
-    pub const SV32: Scheme = Scheme {
-        levels: 2,
-        vpn_bits: 10,
-        pte_bytes: 4,
-        widen: 0,
-    };
+    pub const SV32: Scheme = Scheme { levels: 2, vpn_bits: 10, pte_bytes: 4, widen: 0 };
     /// Sv39.
-    pub const SV39: Scheme = Scheme {
-        levels: 3,
-        vpn_bits: 9,
-        pte_bytes: 8,
-        widen: 0,
-    };
+    pub const SV39: Scheme = Scheme { levels: 3, vpn_bits: 9, pte_bytes: 8, widen: 0 };
     /// Sv48.
-    pub const SV48: Scheme = Scheme {
-        levels: 4,
-        vpn_bits: 9,
-        pte_bytes: 8,
-        widen: 0,
-    };
+    pub const SV48: Scheme = Scheme { levels: 4, vpn_bits: 9, pte_bytes: 8, widen: 0 };
     /// Sv57.
-    pub const SV57: Scheme = Scheme {
-        levels: 5,
-        vpn_bits: 9,
-        pte_bytes: 8,
-        widen: 0,
-    };
+    pub const SV57: Scheme = Scheme { levels: 5, vpn_bits: 9, pte_bytes: 8, widen: 0 };
     /// Sv32x4.
-    pub const SV32X4: Scheme = Scheme {
-        widen: 2,
-        ..Scheme::SV32
-    };
+    pub const SV32X4: Scheme = Scheme { widen: 2, ..Scheme::SV32 };
     /// Sv39x4.
-    pub const SV39X4: Scheme = Scheme {
-        widen: 2,
-        ..Scheme::SV39
-    };
+    pub const SV39X4: Scheme = Scheme { widen: 2, ..Scheme::SV39 };
     /// Sv48x4.
-    pub const SV48X4: Scheme = Scheme {
-        widen: 2,
-        ..Scheme::SV48
-    };
+    pub const SV48X4: Scheme = Scheme { widen: 2, ..Scheme::SV48 };
     /// Sv57x4.
-    pub const SV57X4: Scheme = Scheme {
-        widen: 2,
-        ..Scheme::SV57
-    };
+    pub const SV57X4: Scheme = Scheme { widen: 2, ..Scheme::SV57 };
 
     /// Width of the input address in bits (39 for Sv39, 41 for Sv39x4, ...).
     pub const fn va_bits(self) -> u32 {
@@ -78,12 +46,7 @@ impl Scheme {
     /// `vpn[level]` of `va`; the root level is `widen` bits wider.
     #[inline]
     pub const fn vpn(self, va: u64, level: u8) -> u64 {
-        let bits = self.vpn_bits as u32
-            + if level + 1 == self.levels {
-                self.widen as u32
-            } else {
-                0
-            };
+        let bits = self.vpn_bits as u32 + if level + 1 == self.levels { self.widen as u32 } else { 0 };
         (va >> (12 + level as u32 * self.vpn_bits as u32)) & ((1 << bits) - 1)
     }
 
@@ -171,7 +134,7 @@ pub mod bits {
 }
 
 /// A page-table entry, widened to 64 bits (Sv32 entries are zero-extended).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Pte(pub u64);
 
 impl Pte {

@@ -83,12 +83,7 @@ pub struct Response {
 impl Response {
     /// A successful translation.
     pub fn success(spa: Spa) -> Self {
-        Response {
-            status: Status::Success,
-            spa,
-            fault: None,
-            suppressed: false,
-        }
+        Response { status: Status::Success, spa, fault: None, suppressed: false }
     }
 
     /// An aborted untranslated request. The fault is reported unless `dtf` is set

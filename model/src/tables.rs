@@ -71,10 +71,7 @@ pub fn mode_ppn(mode: u64, ppn: u64) -> u64 {
 pub fn iohgatp(scheme: Option<Scheme>, gscid: u16, root_ppn: u64) -> u64 {
     match scheme {
         None => 0,
-        Some(s) => {
-            mode_ppn(first_stage_mode(Scheme { widen: 0, ..s }), root_ppn)
-                | (u64::from(gscid) << 44)
-        }
+        Some(s) => mode_ppn(first_stage_mode(Scheme { widen: 0, ..s }), root_ppn) | (u64::from(gscid) << 44),
     }
 }
 
@@ -122,10 +119,7 @@ pub enum TableError {
 impl Pages {
     /// Pages from `[start, end)`; `start` is rounded up to 4 KiB.
     pub fn new(start: u64, end: u64) -> Self {
-        Pages {
-            next: (start + 0xfff) & !0xfff,
-            end,
-        }
+        Pages { next: (start + 0xfff) & !0xfff, end }
     }
 
     /// Allocates `count` consecutive pages aligned to `align` bytes; returns the
@@ -162,22 +156,13 @@ impl Space {
     pub fn to_spa(&self, mem: &mut (impl Memory + ?Sized), addr: u64) -> Result<u64, TableError> {
         match self {
             Space::Host => Ok(addr),
-            Space::Guest(g) => g
-                .lookup(mem, addr)
-                .map(|(pa, _)| pa)
-                .ok_or(TableError::Unmapped(addr)),
+            Space::Guest(g) => g.lookup(mem, addr).map(|(pa, _)| pa).ok_or(TableError::Unmapped(addr)),
         }
     }
 
-    fn write(
-        &self,
-        mem: &mut (impl Memory + ?Sized),
-        addr: u64,
-        value: u64,
-    ) -> Result<(), TableError> {
+    fn write(&self, mem: &mut (impl Memory + ?Sized), addr: u64, value: u64) -> Result<(), TableError> {
         let spa = self.to_spa(mem, addr)?;
-        mem.write(Spa(spa), value)
-            .map_err(|_| TableError::Access(spa))
+        mem.write(Spa(spa), value).map_err(|_| TableError::Access(spa))
     }
 
     fn read(&self, mem: &mut (impl Memory + ?Sized), addr: u64) -> Result<u64, TableError> {
@@ -186,12 +171,7 @@ impl Space {
     }
 
     /// Zeroes `count` pages at `addr`.
-    pub fn zero(
-        &self,
-        mem: &mut (impl Memory + ?Sized),
-        addr: u64,
-        count: u64,
-    ) -> Result<(), TableError> {
+    pub fn zero(&self, mem: &mut (impl Memory + ?Sized), addr: u64, count: u64) -> Result<(), TableError> {
         for off in (0..count * 4096).step_by(8) {
             self.write(mem, addr + off, 0)?;
         }
@@ -228,24 +208,14 @@ impl PageTable {
             Space::Host => None,
             Space::Guest(g) => Some((g.scheme, g.root)),
         };
-        Ok(PageTable {
-            scheme,
-            root,
-            big_endian: false,
-            guest_of,
-        })
+        Ok(PageTable { scheme, root, big_endian: false, guest_of })
     }
 
     /// The space the table's own pages live in.
     pub fn space(&self) -> Space {
         match self.guest_of {
             None => Space::Host,
-            Some((scheme, root)) => Space::Guest(PageTable {
-                scheme,
-                root,
-                big_endian: false,
-                guest_of: None,
-            }),
+            Some((scheme, root)) => Space::Guest(PageTable { scheme, root, big_endian: false, guest_of: None }),
         }
     }
 
@@ -263,16 +233,10 @@ impl PageTable {
         Ok(self.decode(raw, addr))
     }
 
-    fn write_pte(
-        &self,
-        mem: &mut (impl Memory + ?Sized),
-        addr: u64,
-        pte: Pte,
-    ) -> Result<(), TableError> {
+    fn write_pte(&self, mem: &mut (impl Memory + ?Sized), addr: u64, pte: Pte) -> Result<(), TableError> {
         let space = self.space();
         let old = space.read(mem, addr & !7)?;
-        let raw =
-            crate::walker::pte_into_word(old, addr, self.scheme.pte_bytes, self.big_endian, pte);
+        let raw = crate::walker::pte_into_word(old, addr, self.scheme.pte_bytes, self.big_endian, pte);
         space.write(mem, addr & !7, raw)
     }
 
@@ -291,11 +255,7 @@ impl PageTable {
         napot: bool,
     ) -> Result<(), TableError> {
         let s = self.scheme;
-        let size = if napot {
-            1 << 16
-        } else {
-            1u64 << s.page_shift(level)
-        };
+        let size = if napot { 1 << 16 } else { 1u64 << s.page_shift(level) };
         if va % size != 0 || pa % size != 0 {
             return Err(TableError::Misaligned(va | pa));
         }
@@ -333,11 +293,7 @@ impl PageTable {
 
     /// Clears the leaf that maps `va` (all 16 PTEs of a NAPOT region). Returns
     /// the size of what was unmapped, or `None` if nothing mapped it.
-    pub fn unmap(
-        &self,
-        mem: &mut (impl Memory + ?Sized),
-        va: u64,
-    ) -> Result<Option<u64>, TableError> {
+    pub fn unmap(&self, mem: &mut (impl Memory + ?Sized), va: u64) -> Result<Option<u64>, TableError> {
         let Some((addr, level)) = self.find_leaf(mem, va)? else {
             return Ok(None);
         };
@@ -355,11 +311,7 @@ impl PageTable {
     }
 
     /// The address and level of the valid leaf PTE that maps `va`, if any.
-    pub fn find_leaf(
-        &self,
-        mem: &mut (impl Memory + ?Sized),
-        va: u64,
-    ) -> Result<Option<(u64, u8)>, TableError> {
+    pub fn find_leaf(&self, mem: &mut (impl Memory + ?Sized), va: u64) -> Result<Option<(u64, u8)>, TableError> {
         let s = self.scheme;
         let mut table = self.root;
         let mut l = s.levels - 1;
@@ -386,11 +338,7 @@ impl PageTable {
         let (addr, level) = self.find_leaf(mem, va).ok()??;
         let pte = self.read_pte(mem, addr).ok()?;
         let s = self.scheme;
-        let low = if pte.n() {
-            4
-        } else {
-            u32::from(level) * u32::from(s.vpn_bits)
-        };
+        let low = if pte.n() { 4 } else { u32::from(level) * u32::from(s.vpn_bits) };
         let mask = (1u64 << low) - 1;
         let ppn = (pte.ppn(s) & !mask) | ((va >> 12) & mask);
         Some(((ppn << 12) | (va & 0xfff), pte))
@@ -398,12 +346,7 @@ impl PageTable {
 
     /// Overwrites the raw PTE of the leaf mapping `va` (for tests that corrupt
     /// tables). Returns false if nothing maps it.
-    pub fn set_leaf_pte(
-        &self,
-        mem: &mut (impl Memory + ?Sized),
-        va: u64,
-        pte: Pte,
-    ) -> Result<bool, TableError> {
+    pub fn set_leaf_pte(&self, mem: &mut (impl Memory + ?Sized), va: u64, pte: Pte) -> Result<bool, TableError> {
         match self.find_leaf(mem, va)? {
             Some((addr, _)) => {
                 self.write_pte(mem, addr, pte)?;
@@ -415,12 +358,7 @@ impl PageTable {
 
     /// The address (in the table's space) of the PTE at `level` on the walk of
     /// `va`, if the walk reaches that level.
-    pub fn pte_addr(
-        &self,
-        mem: &mut (impl Memory + ?Sized),
-        va: u64,
-        level: u8,
-    ) -> Result<Option<u64>, TableError> {
+    pub fn pte_addr(&self, mem: &mut (impl Memory + ?Sized), va: u64, level: u8) -> Result<Option<u64>, TableError> {
         let s = self.scheme;
         let mut table = self.root;
         let mut l = s.levels - 1;
@@ -444,12 +382,7 @@ impl PageTable {
     }
 
     /// Writes the PTE at `addr` (in the table's space).
-    pub fn set_pte_at(
-        &self,
-        mem: &mut (impl Memory + ?Sized),
-        addr: u64,
-        pte: Pte,
-    ) -> Result<(), TableError> {
+    pub fn set_pte_at(&self, mem: &mut (impl Memory + ?Sized), addr: u64, pte: Pte) -> Result<(), TableError> {
         self.write_pte(mem, addr, pte)
     }
 }
@@ -475,11 +408,7 @@ impl DeviceDirectory {
     ) -> Result<Self, TableError> {
         let root = pages.alloc(1, 4096)?;
         Space::Host.zero(mem, root, 1)?;
-        Ok(DeviceDirectory {
-            root,
-            levels,
-            extended,
-        })
+        Ok(DeviceDirectory { root, levels, extended })
     }
 
     /// The `ddtp` value that selects this directory.
@@ -515,12 +444,7 @@ impl DeviceDirectory {
 
     /// The address where the device context of `did` lives, creating the
     /// non-leaf entries on the way.
-    pub fn dc_addr(
-        &self,
-        mem: &mut (impl Memory + ?Sized),
-        pages: &mut Pages,
-        did: u32,
-    ) -> Result<u64, TableError> {
+    pub fn dc_addr(&self, mem: &mut (impl Memory + ?Sized), pages: &mut Pages, did: u32) -> Result<u64, TableError> {
         let wide = match self.levels {
             1 => self.ddi(did, 1) != 0 || self.ddi(did, 2) != 0,
             2 => self.ddi(did, 2) != 0,
@@ -538,8 +462,7 @@ impl DeviceDirectory {
             } else {
                 let next = pages.alloc(1, 4096)?;
                 Space::Host.zero(mem, next, 1)?;
-                mem.write(Spa(addr), ((next >> 12) << 10) | 1)
-                    .map_err(|_| TableError::Access(addr))?;
+                mem.write(Spa(addr), ((next >> 12) << 10) | 1).map_err(|_| TableError::Access(addr))?;
                 next
             };
         }
@@ -556,16 +479,7 @@ impl DeviceDirectory {
         dc: &DeviceContext,
     ) -> Result<u64, TableError> {
         let addr = self.dc_addr(mem, pages, did)?;
-        let words = [
-            dc.tc,
-            dc.iohgatp,
-            dc.ta,
-            dc.fsc,
-            dc.msiptp,
-            dc.msi_addr_mask,
-            dc.msi_addr_pattern,
-            dc.reserved,
-        ];
+        let words = [dc.tc, dc.iohgatp, dc.ta, dc.fsc, dc.msiptp, dc.msi_addr_mask, dc.msi_addr_pattern, dc.reserved];
         let n = if self.extended { 8 } else { 4 };
         for (i, w) in words.iter().take(n).enumerate() {
             let a = addr + 8 * i as u64;
@@ -606,12 +520,7 @@ impl ProcessDirectory {
 
     /// The address (in `space`) of the process context of `pid`, creating the
     /// non-leaf entries on the way.
-    pub fn pc_addr(
-        &self,
-        mem: &mut (impl Memory + ?Sized),
-        pages: &mut Pages,
-        pid: u32,
-    ) -> Result<u64, TableError> {
+    pub fn pc_addr(&self, mem: &mut (impl Memory + ?Sized), pages: &mut Pages, pid: u32) -> Result<u64, TableError> {
         if u64::from(pid) >> self.mode.pid_bits() != 0 {
             return Err(TableError::IdTooWide(u64::from(pid)));
         }
@@ -657,50 +566,19 @@ mod tests {
         let mut pages = Pages::new(0x8000_0000, 0x8100_0000);
         let pt = PageTable::new(&mut mem, &mut pages, Space::Host, Scheme::SV48).unwrap();
         let rw = bits::R | bits::W | bits::A | bits::D;
-        pt.map(&mut mem, &mut pages, 0x1000, 0x9000, 0, rw, false)
-            .unwrap();
-        pt.map(
-            &mut mem,
-            &mut pages,
-            0x4020_0000,
-            0x1_0000_0000,
-            1,
-            rw,
-            false,
-        )
-        .unwrap();
-        pt.map(
-            &mut mem,
-            &mut pages,
-            0x80_0000_0000,
-            0x40_0000_0000,
-            2,
-            rw,
-            false,
-        )
-        .unwrap();
-        pt.map(&mut mem, &mut pages, 0x5_0000, 0x7_0000, 0, rw, true)
-            .unwrap();
+        pt.map(&mut mem, &mut pages, 0x1000, 0x9000, 0, rw, false).unwrap();
+        pt.map(&mut mem, &mut pages, 0x4020_0000, 0x1_0000_0000, 1, rw, false).unwrap();
+        pt.map(&mut mem, &mut pages, 0x80_0000_0000, 0x40_0000_0000, 2, rw, false).unwrap();
+        pt.map(&mut mem, &mut pages, 0x5_0000, 0x7_0000, 0, rw, true).unwrap();
         assert_eq!(pt.lookup(&mut mem, 0x1abc).unwrap().0, 0x9abc);
         assert_eq!(pt.lookup(&mut mem, 0x4030_0004).unwrap().0, 0x1_0010_0004);
-        assert_eq!(
-            pt.lookup(&mut mem, 0x80_1234_5678).unwrap().0,
-            0x40_1234_5678
-        );
+        assert_eq!(pt.lookup(&mut mem, 0x80_1234_5678).unwrap().0, 0x40_1234_5678);
         assert_eq!(pt.lookup(&mut mem, 0x5_f008).unwrap().0, 0x7_f008);
         assert!(pt.lookup(&mut mem, 0x2000).is_none());
         assert_eq!(pt.unmap(&mut mem, 0x5_3000).unwrap(), Some(1 << 16));
         assert!(pt.lookup(&mut mem, 0x5_f008).is_none());
-        assert!(
-            pt.map(&mut mem, &mut pages, 0x4020_1000, 0, 0, rw, false)
-                .is_err(),
-            "inside a superpage"
-        );
-        assert!(
-            pt.map(&mut mem, &mut pages, 0x1000, 0x1000, 1, rw, false)
-                .is_err(),
-            "misaligned"
-        );
+        assert!(pt.map(&mut mem, &mut pages, 0x4020_1000, 0, 0, rw, false).is_err(), "inside a superpage");
+        assert!(pt.map(&mut mem, &mut pages, 0x1000, 0x1000, 1, rw, false).is_err(), "misaligned");
     }
 
     #[test]
@@ -710,28 +588,10 @@ mod tests {
         let g = PageTable::new(&mut mem, &mut host, Space::Host, Scheme::SV39X4).unwrap();
         assert_eq!(g.root % 0x4000, 0, "x4 roots are 16 KiB aligned");
         // Guest RAM: GPA 0 .. 2 MiB at SPA 0x9000_0000.
-        g.map(
-            &mut mem,
-            &mut host,
-            0,
-            0x9000_0000,
-            1,
-            bits::R | bits::W | bits::U | bits::A | bits::D,
-            false,
-        )
-        .unwrap();
+        g.map(&mut mem, &mut host, 0, 0x9000_0000, 1, bits::R | bits::W | bits::U | bits::A | bits::D, false).unwrap();
         let mut guest = Pages::new(0x1000, 0x20_0000);
         let fs = PageTable::new(&mut mem, &mut guest, Space::Guest(g), Scheme::SV39).unwrap();
-        fs.map(
-            &mut mem,
-            &mut guest,
-            0x4000_0000,
-            0x3000,
-            0,
-            bits::R | bits::A,
-            false,
-        )
-        .unwrap();
+        fs.map(&mut mem, &mut guest, 0x4000_0000, 0x3000, 0, bits::R | bits::A, false).unwrap();
         assert_eq!(fs.lookup(&mut mem, 0x4000_0010).unwrap().0, 0x3010);
         // The root lives at guest page 1, host 0x9000_1000.
         assert_eq!(fs.root, 0x1000);
@@ -746,15 +606,9 @@ mod tests {
         let a = ddt.dc_addr(&mut mem, &mut pages, 0x12_3456).unwrap();
         assert_eq!(a & 0xfff, (0x56 & 0x7f) * 32);
         let one = DeviceDirectory::new(&mut mem, &mut pages, 1, true).unwrap();
-        assert!(
-            one.dc_addr(&mut mem, &mut pages, 64).is_err(),
-            "1LVL extended holds 64 devices"
-        );
+        assert!(one.dc_addr(&mut mem, &mut pages, 64).is_err(), "1LVL extended holds 64 devices");
         let pdt = ProcessDirectory::new(&mut mem, &mut pages, Space::Host, PdtMode::Pd8).unwrap();
         assert!(pdt.pc_addr(&mut mem, &mut pages, 256).is_err());
-        assert_eq!(
-            pdt.pc_addr(&mut mem, &mut pages, 255).unwrap(),
-            pdt.root + 255 * 16
-        );
+        assert_eq!(pdt.pc_addr(&mut mem, &mut pages, 255).unwrap(), pdt.root + 255 * 16);
     }
 }

@@ -18,39 +18,40 @@ use crate::caches::Caches;
 use crate::context::{self, DeviceContext, PdtMode, ProcessContext};
 use crate::fault::{Cause, FaultRecord};
 use crate::iotlb::{perm, AddressSpace, IotlbEntry};
+use crate::memory::{AccessFault, Memory};
 use crate::pte::{Pte, Scheme};
 use crate::regs::{IommuMode, Regs};
 use crate::request::{Access, Request, Response};
 use crate::stats::Counters;
-use crate::walker::{
-    pte_from_word, pte_into_word, Leaf, PteFeatures, StageKind, StageWalk, WalkParams, WalkStep,
-};
+use crate::walker::{pte_from_word, pte_into_word, Leaf, PteFeatures, StageKind, StageWalk, WalkParams, WalkStep};
 
-/// What a translation needs next.
+/// What a translation needs next. A step is one byte; the access it asks for is
+/// [`Translation::mem_op`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
-    /// Read `words` consecutive 64-bit words starting at `addr` (1 for a PTE or a
-    /// directory entry, 2 for a process context or MSI PTE, 4 or 8 for a device
-    /// context). Resume with [`Reply::Data`] or [`Reply::AccessFault`].
-    Read {
-        /// The first word's address (8-byte aligned).
-        addr: Spa,
-        /// How many words.
-        words: u8,
-    },
-    /// Atomically compare the word at `addr` with `expected` and, if equal,
-    /// replace it with `new`. Resume with [`Reply::Swapped`] or
-    /// [`Reply::AccessFault`].
-    CompareAndSwap {
-        /// The word's address.
-        addr: Spa,
-        /// The value it must still hold.
-        expected: u64,
-        /// The value to store.
-        new: u64,
-    },
-    /// Finished.
-    Done(Response),
+    /// Read [`MemOp::words`] consecutive 64-bit words at [`MemOp::addr`] (1 for a
+    /// PTE or a directory entry, 2 for a process context or MSI PTE, 4 or 8 for a
+    /// device context). Resume with [`Reply::Data`] or [`Reply::AccessFault`].
+    Read,
+    /// Atomically compare the word at [`MemOp::addr`] with [`MemOp::expected`]
+    /// and, if equal, replace it with [`MemOp::new`]. Resume with
+    /// [`Reply::Swapped`] or [`Reply::AccessFault`].
+    CompareAndSwap,
+    /// Finished: the answer is [`Translation::response`].
+    Done,
+}
+
+/// The memory access a translation waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct MemOp {
+    /// The (first) word's address, 8-byte aligned.
+    pub addr: Spa,
+    /// Words to read (0 for a compare-and-swap).
+    pub words: u8,
+    /// The value a compare-and-swap expects.
+    pub expected: u64,
+    /// The value a compare-and-swap stores.
+    pub new: u64,
 }
 
 /// The answer to the last [`Step`].
@@ -69,14 +70,58 @@ pub enum Reply<'a> {
     AccessFault,
 }
 
-/// What the machine consults and updates besides memory.
-pub struct Env<'a> {
+/// What the machine consults and updates besides its own state.
+pub struct Env<'a, P: ?Sized> {
     /// The registers.
     pub regs: &'a Regs,
     /// The caches.
     pub caches: &'a mut Caches,
     /// The statistics counters.
     pub counters: &'a mut Counters,
+    /// The memory port.
+    pub port: &'a mut P,
+}
+
+/// A memory port that may answer an access at once.
+///
+/// The golden model's port ([`Immediate`]) always answers, so a translation runs
+/// to its end inside one [`Translation::resume`] call, walks in tight loops. The
+/// timing model's port ([`Deferred`]) never does: every access is returned as a
+/// [`Step`] and the machine is resumed when the memory's response arrives. Both
+/// drive the same code.
+pub trait Port {
+    /// Reads `out.len()` words at `addr` now, or returns `None` to defer.
+    fn read_now(&mut self, addr: Spa, out: &mut [u64]) -> Option<Result<(), AccessFault>>;
+    /// Compares and swaps now (returning the old value), or returns `None`.
+    fn cas_now(&mut self, addr: Spa, expected: u64, new: u64) -> Option<Result<u64, AccessFault>>;
+}
+
+/// A port that defers every access to the caller.
+pub struct Deferred;
+
+impl Port for Deferred {
+    #[inline]
+    fn read_now(&mut self, _: Spa, _: &mut [u64]) -> Option<Result<(), AccessFault>> {
+        None
+    }
+    #[inline]
+    fn cas_now(&mut self, _: Spa, _: u64, _: u64) -> Option<Result<u64, AccessFault>> {
+        None
+    }
+}
+
+/// A port that accesses a [`Memory`] at once.
+pub struct Immediate<'m, M: ?Sized>(pub &'m mut M);
+
+impl<M: Memory + ?Sized> Port for Immediate<'_, M> {
+    #[inline]
+    fn read_now(&mut self, addr: Spa, out: &mut [u64]) -> Option<Result<(), AccessFault>> {
+        Some(self.0.read_words(addr, out))
+    }
+    #[inline]
+    fn cas_now(&mut self, addr: Spa, expected: u64, new: u64) -> Option<Result<u64, AccessFault>> {
+        Some(self.0.compare_and_swap(addr, expected, new))
+    }
 }
 
 /// Where a finished translation got its answer.
@@ -164,9 +209,10 @@ pub struct Translation {
     gs: StageWalk,
     gs_for: GsFor,
     gs_raw: u64,
-    gs_pte_addr: u64,
     gpa: u64,
     source: Source,
+    op: MemOp,
+    response: Response,
     reads: u32,
     writes: u32,
 }
@@ -198,17 +244,64 @@ impl Translation {
             gs: StageWalk::new(WalkParams::default()),
             gs_for: GsFor::Final,
             gs_raw: 0,
-            gs_pte_addr: 0,
             gpa: 0,
             source: Source::Pending,
+            op: MemOp::default(),
+            response: Response::success(Spa(0)),
             reads: 0,
             writes: 0,
         }
     }
 
+    /// Reuses this machine for a new request, as a hardware walker slot is reused:
+    /// resets what the flow reads before writing, and leaves the rest (contexts,
+    /// stage walks, addresses), which every path writes before reading.
+    #[inline]
+    pub fn restart(&mut self, req: Request) {
+        self.req = req;
+        self.wait = Wait::Nothing;
+        self.dtf = false;
+        self.pid = None;
+        self.sum = false;
+        self.g = None;
+        self.fs_active = false;
+        self.fs_leaf = None;
+        self.gs_for = GsFor::Final;
+        self.source = Source::Pending;
+        self.reads = 0;
+        self.writes = 0;
+    }
+
     /// The request.
     pub fn request(&self) -> &Request {
         &self.req
+    }
+
+    /// The memory access asked for by the last [`Step::Read`] or
+    /// [`Step::CompareAndSwap`].
+    pub fn mem_op(&self) -> MemOp {
+        self.op
+    }
+
+    /// Returns `Step::Read` for `words` words at `addr`, remembering the access.
+    #[inline]
+    fn defer_read(&mut self, addr: u64, words: u8, wait: Wait) -> Step {
+        self.wait = wait;
+        self.op = MemOp { addr: Spa(addr & !7), words, expected: 0, new: 0 };
+        Step::Read
+    }
+
+    /// Returns `Step::CompareAndSwap`, remembering the access.
+    #[inline]
+    fn defer_cas(&mut self, addr: u64, expected: u64, new: u64, wait: Wait) -> Step {
+        self.wait = wait;
+        self.op = MemOp { addr: Spa(addr & !7), words: 0, expected, new };
+        Step::CompareAndSwap
+    }
+
+    /// The answer, once [`Step::Done`] was returned.
+    pub fn response(&self) -> &Response {
+        &self.response
     }
 
     /// Where the answer came from (once done).
@@ -227,7 +320,7 @@ impl Translation {
     }
 
     /// Advances the machine with the answer to its last step.
-    pub fn resume(&mut self, env: &mut Env<'_>, reply: Reply<'_>) -> Step {
+    pub fn resume<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, reply: Reply<'_>) -> Step {
         let wait = std::mem::replace(&mut self.wait, Wait::Nothing);
         match reply {
             Reply::Start => self.begin(env),
@@ -247,8 +340,7 @@ impl Translation {
                 Wait::GsPte => {
                     self.gs_raw = words[0];
                     let s = self.gs.params().scheme;
-                    let pte =
-                        pte_from_word(words[0], self.gs_pte_addr, s.pte_bytes, env.regs.fctl.be());
+                    let pte = pte_from_word(words[0], self.gs.pte_addr(), s.pte_bytes, env.regs.fctl.be());
                     let step = self.gs.pte(pte);
                     self.gs_step(env, step)
                 }
@@ -271,59 +363,71 @@ impl Translation {
 
     // ---- memory requests ------------------------------------------------------
 
-    fn read(&mut self, env: &mut Env<'_>, addr: u64, words: u8, wait: Wait) -> Step {
+    fn read<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, addr: u64, words: u8, wait: Wait) -> Step {
         self.wait = wait;
-        // An implicit access beyond the physical address size cannot reach memory:
-        // it is an access fault of the kind the table gives.
-        if !env
-            .regs
-            .capabilities
-            .spa_in_range(Spa(addr + u64::from(words) * 8 - 1))
-        {
+        if !self.counted_access(env, addr, words, false) {
             return self.access_fault(env, wait);
         }
-        self.reads += 1;
-        env.counters.walk_reads += 1;
-        Step::Read {
-            addr: Spa(addr & !7),
-            words,
+        let mut buf = [0u64; 8];
+        let out = &mut buf[..usize::from(words)];
+        match env.port.read_now(Spa(addr & !7), out) {
+            None => self.defer_read(addr, words, wait),
+            Some(Ok(())) => self.resume(env, Reply::Data(out)),
+            Some(Err(_)) => self.resume(env, Reply::AccessFault),
         }
     }
 
-    fn cas(&mut self, env: &mut Env<'_>, addr: u64, expected: u64, new: u64, wait: Wait) -> Step {
+    fn cas<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, addr: u64, expected: u64, new: u64, wait: Wait) -> Step {
         self.wait = wait;
-        if !env.regs.capabilities.spa_in_range(Spa(addr)) {
+        if !self.counted_access(env, addr, 1, true) {
             return self.access_fault(env, wait);
         }
-        self.writes += 1;
-        env.counters.walk_writes += 1;
-        Step::CompareAndSwap {
-            addr: Spa(addr & !7),
-            expected,
-            new,
+        match env.port.cas_now(Spa(addr & !7), expected, new) {
+            None => self.defer_cas(addr, expected, new, wait),
+            Some(Ok(old)) => self.resume(env, Reply::Swapped { old }),
+            Some(Err(_)) => self.resume(env, Reply::AccessFault),
         }
+    }
+
+    /// Checks that an access of `words` words at `addr` is inside the physical
+    /// address space and counts it. An implicit access beyond `capabilities.PAS`
+    /// cannot reach memory: the caller reports the access fault its table gives.
+    #[inline]
+    fn counted_access<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, addr: u64, words: u8, write: bool) -> bool {
+        if !env.regs.capabilities.spa_in_range(Spa(addr + u64::from(words) * 8 - 1)) {
+            return false;
+        }
+        if write {
+            self.writes += 1;
+            env.counters.walk_writes += 1;
+        } else {
+            self.reads += 1;
+            env.counters.walk_reads += 1;
+        }
+        true
     }
 
     // ---- endings --------------------------------------------------------------
 
-    fn fault(&mut self, env: &mut Env<'_>, cause: Cause, iotval2: u64) -> Step {
+    #[inline(never)]
+    fn fault<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, cause: Cause, iotval2: u64) -> Step {
         self.source = Source::Fault;
         env.counters.translations += 1;
         env.counters.faults += 1;
-        Step::Done(Response::fault(
-            FaultRecord::for_request(&self.req, cause, iotval2),
-            self.dtf,
-        ))
+        self.response = Response::fault(FaultRecord::for_request(&self.req, cause, iotval2), self.dtf);
+        Step::Done
     }
 
-    fn success(&mut self, env: &mut Env<'_>, spa: u64, source: Source) -> Step {
+    fn success<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, spa: u64, source: Source) -> Step {
         self.source = source;
         env.counters.translations += 1;
-        Step::Done(Response::success(Spa(spa)))
+        self.response = Response::success(Spa(spa));
+        Step::Done
     }
 
     /// The access fault for a failed read or update, by what was being accessed.
-    fn access_fault(&mut self, env: &mut Env<'_>, wait: Wait) -> Step {
+    #[inline(never)]
+    fn access_fault<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, wait: Wait) -> Step {
         let cause = match wait {
             Wait::DdtEntry | Wait::Dc => Cause::DDT_LOAD_ACCESS,
             // "An access fault in the second stage is reported as PDT entry load
@@ -338,13 +442,12 @@ impl Translation {
 
     // ---- device context -------------------------------------------------------
 
-    fn begin(&mut self, env: &mut Env<'_>) -> Step {
+    #[inline(never)]
+    fn begin<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
         self.epoch = env.caches.epoch;
         let regs = env.regs;
         let levels = match regs.ddtp.mode() {
-            IommuMode::Off | IommuMode::Reserved(_) => {
-                return self.fault(env, Cause::ALL_DISALLOWED, 0)
-            }
+            IommuMode::Off | IommuMode::Reserved(_) => return self.fault(env, Cause::ALL_DISALLOWED, 0),
             // Untranslated requests pass through untouched in Bare mode.
             IommuMode::Bare => return self.success(env, self.req.iova.0, Source::Bare),
             m => m.levels().unwrap_or(1),
@@ -353,17 +456,14 @@ impl Translation {
         let did = self.req.device_id.0;
         // Step 5: a device ID wider than the mode supports. No device context is
         // located, so DTF is taken as 0 and the fault is reported.
-        let (ddi1, ddi2) = if self.extended {
-            ((did >> 6) & 0x1ff, did >> 15)
-        } else {
-            ((did >> 7) & 0x1ff, did >> 16)
-        };
+        let (ddi1, ddi2) =
+            if self.extended { ((did >> 6) & 0x1ff, did >> 15) } else { ((did >> 7) & 0x1ff, did >> 16) };
         if (levels < 3 && ddi2 != 0) || (levels < 2 && ddi1 != 0) {
             return self.fault(env, Cause::TRANSACTION_DISALLOWED, 0);
         }
         if let Some(dc) = env.caches.ddtc.lookup(self.req.device_id) {
+            self.dc = *dc;
             env.counters.ddtc_hit += 1;
-            self.dc = dc;
             return self.have_dc(env);
         }
         env.counters.ddtc_miss += 1;
@@ -385,7 +485,7 @@ impl Translation {
     }
 
     /// "Process to locate the Device-context", steps 2-3 and 8.
-    fn ddt_next(&mut self, env: &mut Env<'_>) -> Step {
+    fn ddt_next<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
         if self.dir_level == 0 {
             let size = if self.extended { 64 } else { 32 };
             let addr = self.dir_addr + self.ddi(0) * size;
@@ -396,12 +496,9 @@ impl Translation {
         }
     }
 
-    fn on_ddt_entry(&mut self, env: &mut Env<'_>, raw: u64) -> Step {
-        let e = if env.regs.fctl.be() {
-            raw.swap_bytes()
-        } else {
-            raw
-        };
+    #[inline(never)]
+    fn on_ddt_entry<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, raw: u64) -> Step {
+        let e = if env.regs.fctl.be() { raw.swap_bytes() } else { raw };
         if e & 1 == 0 {
             return self.fault(env, Cause::DDT_NOT_VALID, 0);
         }
@@ -413,14 +510,11 @@ impl Translation {
         self.ddt_next(env)
     }
 
-    fn on_dc(&mut self, env: &mut Env<'_>, words: &[u64]) -> Step {
+    #[inline(never)]
+    fn on_dc<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, words: &[u64]) -> Step {
         let mut w = [0u64; 8];
         for (d, s) in w.iter_mut().zip(words) {
-            *d = if env.regs.fctl.be() {
-                s.swap_bytes()
-            } else {
-                *s
-            };
+            *d = if env.regs.fctl.be() { s.swap_bytes() } else { *s };
         }
         let dc = DeviceContext::from_words(&w[..words.len()]);
         if !dc.valid() {
@@ -437,7 +531,8 @@ impl Translation {
     }
 
     /// Steps 7 and 9-13 of "Process to translate an IOVA".
-    fn have_dc(&mut self, env: &mut Env<'_>) -> Step {
+    #[inline(never)]
+    fn have_dc<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
         let dc = self.dc;
         self.dtf = dc.dtf();
         self.g = dc.g_scheme(env.regs);
@@ -468,7 +563,7 @@ impl Translation {
         if mode == PdtMode::Bare {
             return self.set_stages(env, 0, 0, 0);
         }
-        if let Some(pc) = env.caches.pdtc.lookup(self.req.device_id, pid) {
+        if let Some(pc) = env.caches.pdtc.lookup(self.req.device_id, pid).copied() {
             env.counters.pdtc_hit += 1;
             return self.have_pc(env, pc);
         }
@@ -481,7 +576,8 @@ impl Translation {
     // ---- process context ------------------------------------------------------
 
     /// "Process to locate the Process-context", steps 2-3.
-    fn pdt_next(&mut self, env: &mut Env<'_>) -> Step {
+    #[inline(never)]
+    fn pdt_next<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
         let pid = self.pid.map_or(0, |p| p.0);
         let addr = if self.dir_level != 0 {
             self.dir_addr + context::pdi(pid, self.dir_level) * 8
@@ -496,7 +592,7 @@ impl Translation {
         self.pdt_read(env, addr)
     }
 
-    fn pdt_read(&mut self, env: &mut Env<'_>, spa: u64) -> Step {
+    fn pdt_read<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, spa: u64) -> Step {
         if self.dir_level == 0 {
             self.read(env, spa, 2, Wait::Pc)
         } else {
@@ -504,7 +600,8 @@ impl Translation {
         }
     }
 
-    fn on_pdt_entry(&mut self, env: &mut Env<'_>, raw: u64) -> Step {
+    #[inline(never)]
+    fn on_pdt_entry<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, raw: u64) -> Step {
         let e = if self.dc.sbe() { raw.swap_bytes() } else { raw };
         if e & 1 == 0 {
             return self.fault(env, Cause::PDT_NOT_VALID, 0);
@@ -517,12 +614,10 @@ impl Translation {
         self.pdt_next(env)
     }
 
-    fn on_pc(&mut self, env: &mut Env<'_>, words: &[u64]) -> Step {
+    #[inline(never)]
+    fn on_pc<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, words: &[u64]) -> Step {
         let sw = |w: u64| if self.dc.sbe() { w.swap_bytes() } else { w };
-        let pc = ProcessContext {
-            ta: sw(words[0]),
-            fsc: sw(words[1]),
-        };
+        let pc = ProcessContext { ta: sw(words[0]), fsc: sw(words[1]) };
         if !pc.valid() {
             return self.fault(env, Cause::PDT_NOT_VALID, 0);
         }
@@ -530,15 +625,14 @@ impl Translation {
             return self.fault(env, Cause::PDT_MISCONFIGURED, 0);
         }
         if env.caches.epoch == self.epoch {
-            env.caches
-                .pdtc
-                .insert(self.req.device_id, self.pid.unwrap_or_default(), pc);
+            env.caches.pdtc.insert(self.req.device_id, self.pid.unwrap_or_default(), pc);
         }
         self.have_pc(env, pc)
     }
 
     /// Steps 15-16: supervisor requests need `ENS`.
-    fn have_pc(&mut self, env: &mut Env<'_>, pc: ProcessContext) -> Step {
+    #[inline(never)]
+    fn have_pc<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, pc: ProcessContext) -> Step {
         if self.req.pid.is_some() && self.req.privileged && !pc.ens() {
             return self.fault(env, Cause::TRANSACTION_DISALLOWED, 0);
         }
@@ -549,10 +643,7 @@ impl Translation {
     // ---- the IOTLB and the first stage ---------------------------------------
 
     fn features(regs: &Regs) -> PteFeatures {
-        PteFeatures {
-            svpbmt: regs.capabilities.svpbmt(),
-            svrsw60t59b: regs.capabilities.svrsw60t59b(),
-        }
+        PteFeatures { svpbmt: regs.capabilities.svpbmt(), svrsw60t59b: regs.capabilities.svrsw60t59b() }
     }
 
     fn privileged(&self) -> bool {
@@ -560,36 +651,33 @@ impl Translation {
     }
 
     /// Step 17 onwards: both stages are known.
-    fn set_stages(&mut self, env: &mut Env<'_>, fs_mode: u8, root: u64, pscid: u32) -> Step {
+    #[inline(never)]
+    fn set_stages<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, fs_mode: u8, root: u64, pscid: u32) -> Step {
         let fs_scheme = Scheme::first_stage(fs_mode, self.dc.sxl());
         self.fs_active = fs_scheme.is_some();
-        self.space = AddressSpace {
-            gscid: self.g.map(|_| self.dc.gscid()),
-            pscid: fs_scheme.map(|_| pscid),
-        };
+        self.space = AddressSpace::new(self.g.map(|_| self.dc.gscid()), fs_scheme.map(|_| pscid));
         if fs_scheme.is_none() && self.g.is_none() {
             return self.success(env, self.req.iova.0, Source::Bare);
         }
         let iova = self.req.iova.0;
-        if let Some(e) = env.caches.iotlb.lookup(self.space, iova) {
-            if e.permits(self.req.access, self.privileged(), self.sum) {
-                env.counters.iotlb_hit += 1;
-                return self.success(env, e.translate(iova), Source::Iotlb);
-            }
+        let hit = match env.caches.iotlb.lookup(self.space, iova) {
+            Some(e) if e.permits(self.req.access, self.privileged(), self.sum) => Some(e.translate(iova)),
+            _ => None,
+        };
+        if let Some(spa) = hit {
+            env.counters.iotlb_hit += 1;
+            return self.success(env, spa, Source::Iotlb);
         }
         env.counters.iotlb_miss += 1;
         let Some(scheme) = fs_scheme else {
             self.gpa = iova;
             return self.after_first_stage(env);
         };
-        self.fs = StageWalk::new(WalkParams {
+        self.fs.reset(WalkParams {
             scheme,
             root_ppn: root,
             va: iova,
-            kind: StageKind::First {
-                privileged: self.privileged(),
-                sum: self.sum,
-            },
+            kind: StageKind::First { privileged: self.privileged(), sum: self.sum },
             perm: self.req.access,
             ade: self.dc.sade(),
             features: Self::features(env.regs),
@@ -598,59 +686,84 @@ impl Translation {
         self.fs_step(env, step)
     }
 
-    fn fs_step(&mut self, env: &mut Env<'_>, step: WalkStep) -> Step {
-        match step {
-            WalkStep::Read { addr, .. } => {
-                self.fs_pte_addr = addr;
-                if self.g.is_some() {
-                    self.start_gs(env, addr, GsFor::FsPteRead, Access::Read)
-                } else {
+    /// Runs the first-stage walk from `step`. Without a G-stage, PTEs are read in a
+    /// tight loop for as long as the port answers at once; with one, each PTE
+    /// address first goes through a G-stage walk.
+    fn fs_step<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, mut step: WalkStep) -> Step {
+        loop {
+            step = match step {
+                WalkStep::Read => {
+                    let addr = self.fs.pte_addr();
+                    self.fs_pte_addr = addr;
+                    if self.g.is_some() {
+                        return self.start_gs(env, addr, GsFor::FsPteRead, Access::Read);
+                    }
                     self.fs_pte_spa = addr;
-                    self.read(env, addr, 1, Wait::FsPte)
+                    match self.fs_read_now(env) {
+                        Ok(next) => next,
+                        Err(step) => return step,
+                    }
                 }
-            }
-            WalkStep::Update { new, .. } => {
-                self.fs_new = new;
-                if self.g.is_some() {
-                    // The A/D update is an implicit write: the G-stage must allow
-                    // it, and may itself need D set.
-                    self.start_gs(env, self.fs_pte_addr, GsFor::FsPteWrite, Access::Write)
-                } else {
-                    self.fs_update(env)
+                WalkStep::Update => {
+                    self.fs_new = self.fs.update().1;
+                    if self.g.is_some() {
+                        // The A/D update is an implicit write: the G-stage must
+                        // allow it, and may itself need D set.
+                        return self.start_gs(env, self.fs_pte_addr, GsFor::FsPteWrite, Access::Write);
+                    }
+                    return self.fs_update(env);
                 }
+                WalkStep::Done => {
+                    let leaf = self.fs.leaf();
+                    self.fs_leaf = Some(leaf);
+                    self.gpa = leaf.pa;
+                    return self.after_first_stage(env);
+                }
+                WalkStep::PageFault => return self.fault(env, Cause::page_fault(self.req.access), 0),
             }
-            WalkStep::Done(leaf) => {
-                self.fs_leaf = Some(leaf);
-                self.gpa = leaf.pa;
-                self.after_first_stage(env)
+        }
+    }
+
+    /// Reads the first-stage PTE at `fs_pte_spa`: `Ok` with the walk's next step
+    /// if the port answered, else `Err` with the step to return.
+    #[inline]
+    fn fs_read_now<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Result<WalkStep, Step> {
+        let addr = self.fs_pte_spa;
+        if !self.counted_access(env, addr, 1, false) {
+            return Err(self.access_fault(env, Wait::FsPte));
+        }
+        let mut w = [0u64];
+        match env.port.read_now(Spa(addr & !7), &mut w) {
+            None => Err(self.defer_read(addr, 1, Wait::FsPte)),
+            Some(Err(_)) => Err(self.access_fault(env, Wait::FsPte)),
+            Some(Ok(())) => {
+                self.fs_raw = w[0];
+                let bytes = self.fs.params().scheme.pte_bytes;
+                Ok(self.fs.pte(pte_from_word(w[0], self.fs_pte_addr, bytes, self.dc.sbe())))
             }
-            WalkStep::PageFault => self.fault(env, Cause::page_fault(self.req.access), 0),
+        }
+    }
+
+    /// Reads the first-stage PTE whose SPA the G-stage just gave.
+    fn fs_read<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
+        match self.fs_read_now(env) {
+            Ok(next) => self.fs_step(env, next),
+            Err(step) => step,
         }
     }
 
     /// Issues the compare-and-swap of the first-stage PTE at `fs_pte_spa`.
-    fn fs_update(&mut self, env: &mut Env<'_>) -> Step {
+    fn fs_update<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
         let s = self.fs.params().scheme;
-        let raw_new = pte_into_word(
-            self.fs_raw,
-            self.fs_pte_spa,
-            s.pte_bytes,
-            self.dc.sbe(),
-            self.fs_new,
-        );
-        self.cas(
-            env,
-            self.fs_pte_spa,
-            self.fs_raw,
-            raw_new,
-            Wait::FsPteUpdate,
-        )
+        let raw_new = pte_into_word(self.fs_raw, self.fs_pte_spa, s.pte_bytes, self.dc.sbe(), self.fs_new);
+        self.cas(env, self.fs_pte_spa, self.fs_raw, raw_new, Wait::FsPteUpdate)
     }
 
     // ---- MSI and the G-stage ---------------------------------------------------
 
     /// Step 18 and 19: MSI recognition, else the G-stage.
-    fn after_first_stage(&mut self, env: &mut Env<'_>) -> Step {
+    #[inline(never)]
+    fn after_first_stage<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
         let dc = self.dc;
         if self.extended && dc.msiptp_mode() == 1 {
             let page = self.gpa >> 12;
@@ -668,7 +781,8 @@ impl Translation {
     }
 
     /// "Process to translate addresses of MSIs", steps 7-16.
-    fn on_msi_pte(&mut self, env: &mut Env<'_>, words: &[u64]) -> Step {
+    #[inline(never)]
+    fn on_msi_pte<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, words: &[u64]) -> Step {
         let sw = |w: u64| {
             if env.regs.fctl.be() {
                 w.swap_bytes()
@@ -696,9 +810,7 @@ impl Translation {
                     return self.fault(env, Cause::INSTRUCTION_ACCESS, 0);
                 }
                 let spa = (((w0 >> 10) & ((1 << 44) - 1)) << 12) | (self.gpa & 0xfff);
-                self.source = Source::Msi;
-                env.counters.translations += 1;
-                Step::Done(Response::success(Spa(spa)))
+                self.success(env, spa, Source::Msi)
             }
             // MRIF mode (1) is not modelled: with capabilities.MSI_MRIF clear it is
             // misconfigured as the specification says; with it set this model
@@ -708,10 +820,10 @@ impl Translation {
         }
     }
 
-    fn start_gs(&mut self, env: &mut Env<'_>, gpa: u64, purpose: GsFor, perm: Access) -> Step {
+    fn start_gs<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, gpa: u64, purpose: GsFor, perm: Access) -> Step {
         let scheme = self.g.expect("G-stage walk without a G-stage");
         self.gs_for = purpose;
-        self.gs = StageWalk::new(WalkParams {
+        self.gs.reset(WalkParams {
             scheme,
             root_ppn: self.dc.iohgatp_ppn(),
             va: gpa,
@@ -724,58 +836,80 @@ impl Translation {
         self.gs_step(env, step)
     }
 
-    fn gs_step(&mut self, env: &mut Env<'_>, step: WalkStep) -> Step {
-        match step {
-            WalkStep::Read { addr, .. } => {
-                self.gs_pte_addr = addr;
-                self.read(env, addr, 1, Wait::GsPte)
-            }
-            WalkStep::Update { new, .. } => {
-                let s = self.gs.params().scheme;
-                let raw_new = pte_into_word(
-                    self.gs_raw,
-                    self.gs_pte_addr,
-                    s.pte_bytes,
-                    env.regs.fctl.be(),
-                    new,
-                );
-                self.cas(
-                    env,
-                    self.gs_pte_addr,
-                    self.gs_raw,
-                    raw_new,
-                    Wait::GsPteUpdate,
-                )
-            }
-            WalkStep::Done(leaf) => match self.gs_for {
-                GsFor::Pdt => self.pdt_read(env, leaf.pa),
-                GsFor::FsPteRead => {
-                    self.fs_pte_spa = leaf.pa;
-                    self.read(env, leaf.pa, 1, Wait::FsPte)
+    /// Runs the G-stage walk from `step` for as long as the port answers at once
+    /// (a tight loop for the golden model), then continues with what the walk was
+    /// for.
+    fn gs_step<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, mut step: WalkStep) -> Step {
+        let be = env.regs.fctl.be();
+        loop {
+            step = match step {
+                WalkStep::Read => {
+                    let addr = self.gs.pte_addr();
+                    if !self.counted_access(env, addr, 1, false) {
+                        return self.access_fault(env, Wait::GsPte);
+                    }
+                    let mut w = [0u64];
+                    match env.port.read_now(Spa(addr & !7), &mut w) {
+                        None => return self.defer_read(addr, 1, Wait::GsPte),
+                        Some(Err(_)) => return self.access_fault(env, Wait::GsPte),
+                        Some(Ok(())) => {
+                            self.gs_raw = w[0];
+                            let bytes = self.gs.params().scheme.pte_bytes;
+                            self.gs.pte(pte_from_word(w[0], addr, bytes, be))
+                        }
+                    }
                 }
-                GsFor::FsPteWrite => {
-                    self.fs_pte_spa = leaf.pa;
-                    self.fs_update(env)
+                WalkStep::Update => {
+                    let addr = self.gs.pte_addr();
+                    let s = self.gs.params().scheme;
+                    let raw_new = pte_into_word(self.gs_raw, addr, s.pte_bytes, be, self.gs.update().1);
+                    if !self.counted_access(env, addr, 1, true) {
+                        return self.access_fault(env, Wait::GsPteUpdate);
+                    }
+                    match env.port.cas_now(Spa(addr & !7), self.gs_raw, raw_new) {
+                        None => return self.defer_cas(addr, self.gs_raw, raw_new, Wait::GsPteUpdate),
+                        Some(Err(_)) => return self.access_fault(env, Wait::GsPteUpdate),
+                        Some(Ok(old)) => self.gs.updated(old == self.gs_raw),
+                    }
                 }
-                GsFor::Final => self.complete(env, leaf.pa, Some(leaf)),
-            },
-            WalkStep::PageFault => {
-                // iotval2 holds GPA bits 63:2; bit 0 marks an implicit access for
-                // the first stage (PDT and first-stage PTE accesses), bit 1 an
-                // implicit write ("Fault/Event-Queue").
-                let gpa = self.gs.params().va & !3;
-                let flags = match self.gs_for {
-                    GsFor::Pdt | GsFor::FsPteRead => 1,
-                    GsFor::FsPteWrite => 3,
-                    GsFor::Final => 0,
-                };
-                self.fault(env, Cause::guest_page_fault(self.req.access), gpa | flags)
+                WalkStep::Done => return self.gs_done(env, self.gs.leaf()),
+                WalkStep::PageFault => return self.gs_fault(env),
             }
         }
     }
 
+    fn gs_done<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, leaf: Leaf) -> Step {
+        match self.gs_for {
+            GsFor::Pdt => self.pdt_read(env, leaf.pa),
+            GsFor::FsPteRead => {
+                self.fs_pte_spa = leaf.pa;
+                self.fs_read(env)
+            }
+            GsFor::FsPteWrite => {
+                self.fs_pte_spa = leaf.pa;
+                self.fs_update(env)
+            }
+            GsFor::Final => self.complete(env, leaf.pa, Some(leaf)),
+        }
+    }
+
+    #[inline(never)]
+    fn gs_fault<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
+        // iotval2 holds GPA bits 63:2; bit 0 marks an implicit access for the
+        // first stage (PDT and first-stage PTE accesses), bit 1 an implicit write
+        // ("Fault/Event-Queue").
+        let gpa = self.gs.params().va & !3;
+        let flags = match self.gs_for {
+            GsFor::Pdt | GsFor::FsPteRead => 1,
+            GsFor::FsPteWrite => 3,
+            GsFor::Final => 0,
+        };
+        self.fault(env, Cause::guest_page_fault(self.req.access), gpa | flags)
+    }
+
     /// Step 20: the translation is complete; cache it.
-    fn complete(&mut self, env: &mut Env<'_>, spa: u64, gs_leaf: Option<Leaf>) -> Step {
+    #[inline(never)]
+    fn complete<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, spa: u64, gs_leaf: Option<Leaf>) -> Step {
         if env.caches.epoch == self.epoch {
             let fs_shift = self.fs_leaf.map_or(64, |l| l.page_shift);
             let gs_shift = gs_leaf.map_or(64, |l| l.page_shift);
@@ -802,11 +936,7 @@ impl Translation {
             if let Some(l) = gs_leaf {
                 p |= perm::GS;
                 let pte = l.pte;
-                for (on, b) in [
-                    (pte.r(), perm::GS_R),
-                    (pte.w(), perm::GS_W),
-                    (pte.x(), perm::GS_X),
-                ] {
+                for (on, b) in [(pte.r(), perm::GS_R), (pte.w(), perm::GS_W), (pte.x(), perm::GS_X)] {
                     if on {
                         p |= b;
                     }

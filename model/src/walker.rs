@@ -4,7 +4,9 @@
 //! `priv/supervisor.adoc` (steps 1-10) for a first-stage or a G-stage scheme. It
 //! never touches memory itself: it asks for one PTE at a time ([`WalkStep::Read`]),
 //! or for an atomic A/D update ([`WalkStep::Update`]), and is resumed with the
-//! answer. The caller decides what an address means: for the first stage of a
+//! answer. A step is one byte (the details are read from the walk:
+//! [`StageWalk::pte_addr`], [`StageWalk::update`], [`StageWalk::leaf`]), so the
+//! loop that drives a walk keeps it in a register. The caller decides what an address means: for the first stage of a
 //! two-stage translation the PTE addresses are guest-physical and go through a
 //! G-stage walk first. The golden model resumes it in a loop; the timing model
 //! resumes it when the memory response arrives; the RTL's walker FSM has the same
@@ -76,37 +78,26 @@ impl Default for WalkParams {
 /// What a walk asks for next, or how it ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WalkStep {
-    /// Read the PTE at this address (in the walk's input address space).
-    Read {
-        /// The PTE's address.
-        addr: u64,
-        /// The level being read (root is `levels - 1`).
-        level: u8,
-    },
-    /// Atomically replace `old` with `new` at `addr`, then resume with
-    /// [`StageWalk::updated`].
-    Update {
-        /// The PTE's address.
-        addr: u64,
-        /// The PTE as read.
-        old: Pte,
-        /// The PTE with A (and D) set.
-        new: Pte,
-    },
-    /// The walk reached a leaf and every check passed.
-    Done(Leaf),
+    /// Read the PTE at [`StageWalk::pte_addr`], then resume with
+    /// [`StageWalk::pte`].
+    Read,
+    /// Atomically replace the PTE at [`StageWalk::pte_addr`] as
+    /// [`StageWalk::update`] says, then resume with [`StageWalk::updated`].
+    Update,
+    /// The walk reached a leaf and every check passed: see [`StageWalk::leaf`].
+    Done,
     /// A page fault (or guest-page fault, for a G-stage walk) for the original
     /// access type.
     PageFault,
 }
 
 /// A successful walk: the leaf and the translation it gives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Leaf {
     /// The leaf PTE as used (with A/D as written back, if updated).
     pub pte: Pte,
     /// Its level (0 for a 4 KiB page).
-    pub level: u8,
+    pub level: u32,
     /// log2 of the region the translation covers: the page size, or 16 for a
     /// 64 KiB NAPOT PTE.
     pub page_shift: u32,
@@ -122,28 +113,103 @@ enum State {
     Finished,
 }
 
+/// The U-bit rule of a walk (step 6), decided once per walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum URule {
+    /// U must be 1: user requests, and every G-stage access.
+    Set,
+    /// U must be 0: supervisor requests without `SUM`, and supervisor execute.
+    Clear,
+    /// Either: supervisor reads and writes with `SUM`.
+    Any,
+}
+
 /// The step machine of one stage's walk. See the module documentation.
+///
+/// Fields the walk loop reads right after writing them are full words, so the
+/// processor can forward the store to the load.
 #[derive(Clone, Copy, Debug)]
 pub struct StageWalk {
     p: WalkParams,
-    level: u8,
+    level: u64,
     table: u64,
     pte_addr: u64,
+    old: Pte,
     pending: Pte,
+    leaf: Leaf,
     state: State,
+    /// Bits that must be clear in a non-leaf PTE (step 3 and "For non-leaf PTEs,
+    /// the D, A, and U bits are reserved").
+    nonleaf_bad: u64,
+    /// Reserved bits of a leaf PTE.
+    leaf_bad: u64,
+    /// The permission bit the access needs (R, W or X).
+    need: u64,
+    /// A, plus D for a write (step 9).
+    ad_need: u64,
+    /// `vpn_bits` and the widened root's extra bits, as shifts and masks.
+    vpn_bits: u64,
+    u_rule: URule,
 }
 
 impl StageWalk {
     /// A walk ready to start.
     pub fn new(p: WalkParams) -> Self {
-        StageWalk {
+        let mut w = StageWalk {
             p,
-            level: p.scheme.levels - 1,
-            table: p.root_ppn,
+            level: 0,
+            table: 0,
             pte_addr: 0,
+            old: Pte(0),
             pending: Pte(0),
+            leaf: Leaf::default(),
             state: State::Start,
-        }
+            nonleaf_bad: 0,
+            leaf_bad: 0,
+            need: 0,
+            ad_need: 0,
+            vpn_bits: 9,
+            u_rule: URule::Set,
+        };
+        w.reset(p);
+        w
+    }
+
+    /// Makes this walk a new one with parameters `p`, in place.
+    #[inline]
+    pub fn reset(&mut self, p: WalkParams) {
+        let f = p.features;
+        let (nonleaf_bad, leaf_bad) = if p.scheme.pte_bytes == 8 {
+            let mut common = bits::RESERVED_58_54;
+            if !f.svrsw60t59b {
+                common |= bits::RSW_60_59;
+            }
+            let pbmt = 3 << bits::PBMT_SHIFT;
+            (common | pbmt | bits::N | bits::D | bits::A | bits::U, common | if f.svpbmt { 0 } else { pbmt })
+        } else {
+            (bits::D | bits::A | bits::U, 0)
+        };
+        let (need, ad_need) = match p.perm {
+            Access::Read => (bits::R, bits::A),
+            Access::Write => (bits::W, bits::A | bits::D),
+            Access::Exec => (bits::X, bits::A),
+        };
+        self.u_rule = match p.kind {
+            StageKind::G | StageKind::First { privileged: false, .. } => URule::Set,
+            // Supervisor requests: U=1 pages only with SUM, and never for execute
+            // (`iommu_data_structures.adoc`, process-context `ENS`/`SUM`).
+            StageKind::First { privileged: true, sum } if sum && p.perm != Access::Exec => URule::Any,
+            StageKind::First { privileged: true, .. } => URule::Clear,
+        };
+        self.p = p;
+        self.level = u64::from(p.scheme.levels) - 1;
+        self.table = p.root_ppn;
+        self.state = State::Start;
+        self.nonleaf_bad = nonleaf_bad;
+        self.leaf_bad = leaf_bad;
+        self.need = need;
+        self.ad_need = ad_need;
+        self.vpn_bits = u64::from(p.scheme.vpn_bits);
     }
 
     /// The walk's parameters.
@@ -151,9 +217,26 @@ impl StageWalk {
         &self.p
     }
 
-    /// The level of the PTE last asked for.
+    /// The level of the PTE last asked for (root is `levels - 1`).
     pub fn level(&self) -> u8 {
-        self.level
+        self.level as u8
+    }
+
+    /// The address (in the walk's input space) of the PTE to read or update.
+    #[inline]
+    pub fn pte_addr(&self) -> u64 {
+        self.pte_addr
+    }
+
+    /// The PTE as read and the PTE to write, for [`WalkStep::Update`].
+    pub fn update(&self) -> (Pte, Pte) {
+        (self.old, self.pending)
+    }
+
+    /// The leaf, after [`WalkStep::Done`].
+    #[inline]
+    pub fn leaf(&self) -> Leaf {
+        self.leaf
     }
 
     /// Starts the walk: checks the input address, then asks for the root PTE.
@@ -167,23 +250,79 @@ impl StageWalk {
         self.ask()
     }
 
+    #[inline]
     fn ask(&mut self) -> WalkStep {
         let s = self.p.scheme;
-        self.pte_addr = (self.table << 12) + s.vpn(self.p.va, self.level) * u64::from(s.pte_bytes);
+        let root = self.level + 1 == u64::from(s.levels);
+        let bits = self.vpn_bits + if root { u64::from(s.widen) } else { 0 };
+        let vpn = (self.p.va >> (12 + self.level * self.vpn_bits)) & ((1 << bits) - 1);
+        self.pte_addr = (self.table << 12) + vpn * u64::from(s.pte_bytes);
         self.state = State::AwaitPte;
-        WalkStep::Read {
-            addr: self.pte_addr,
-            level: self.level,
-        }
+        WalkStep::Read
     }
 
-    /// Resumes with the PTE read at the address last asked for.
+    /// Resumes with the PTE read at [`StageWalk::pte_addr`].
+    #[inline]
     pub fn pte(&mut self, pte: Pte) -> WalkStep {
         debug_assert_eq!(self.state, State::AwaitPte);
-        match self.examine(pte) {
-            Some(step) => step,
-            None => self.ask(),
+        let s = self.p.scheme;
+        let v = pte.0;
+        // Step 3: V=0, or reserved bits. Step 4: R=W=X=0 is a pointer.
+        if v & bits::V == 0 {
+            return self.fault();
         }
+        if v & (bits::R | bits::W | bits::X) == 0 {
+            if v & self.nonleaf_bad != 0 || self.level == 0 {
+                return self.fault();
+            }
+            self.level -= 1;
+            self.table = pte.ppn(s);
+            return self.ask();
+        }
+        self.examine_leaf(pte)
+    }
+
+    /// Steps 3 and 5-9 for a leaf.
+    #[inline]
+    fn examine_leaf(&mut self, pte: Pte) -> WalkStep {
+        let s = self.p.scheme;
+        let v = pte.0;
+        // W without R (xwr 010 and 110) is reserved, as are PBMT=3 and any
+        // reserved bit.
+        if v & (bits::R | bits::W) == bits::W || v & self.leaf_bad != 0 || (s.pte_bytes == 8 && pte.pbmt() == 3) {
+            return self.fault();
+        }
+        // Step 5: a superpage must be aligned.
+        let ppn = pte.ppn(s);
+        let low_bits = self.level * self.vpn_bits;
+        if ppn & ((1 << low_bits) - 1) != 0 {
+            return self.fault();
+        }
+        // Svnapot: only the 64 KiB encoding (level 0, ppn[3:0] = 1000) is defined.
+        if pte.n() && (self.level != 0 || ppn & 0xf != 0b1000) {
+            return self.fault();
+        }
+        // Step 6: the U bit.
+        let u_ok = match self.u_rule {
+            URule::Set => pte.u(),
+            URule::Clear => !pte.u(),
+            URule::Any => true,
+        };
+        // Step 8: R/W/X.
+        if !u_ok || v & self.need == 0 {
+            return self.fault();
+        }
+        // Step 9: A and D.
+        if v & self.ad_need != self.ad_need {
+            if !self.p.ade {
+                return self.fault();
+            }
+            self.old = pte;
+            self.pending = Pte(v | self.ad_need);
+            self.state = State::AwaitUpdate;
+            return WalkStep::Update;
+        }
+        self.finish(pte)
     }
 
     /// Resumes after an [`WalkStep::Update`]: `swapped` says whether memory still
@@ -199,128 +338,25 @@ impl StageWalk {
         }
     }
 
-    /// Checks one PTE (steps 3-9). `None` means "go down one level".
-    fn examine(&mut self, pte: Pte) -> Option<WalkStep> {
-        let s = self.p.scheme;
-        let leaf = pte.is_leaf();
-        // Step 3: V=0, W without R, or reserved bits or encodings.
-        if !pte.valid() || (pte.w() && !pte.r()) || self.reserved(pte, leaf) {
-            return Some(self.fault());
-        }
-        if !leaf {
-            // Step 4: a pointer to the next level.
-            if self.level == 0 {
-                return Some(self.fault());
-            }
-            self.level -= 1;
-            self.table = pte.ppn(s);
-            return None;
-        }
-        // Step 5: a superpage must be aligned.
-        let ppn = pte.ppn(s);
-        let low_bits = u32::from(self.level) * u32::from(s.vpn_bits);
-        if self.level > 0 && ppn & ((1 << low_bits) - 1) != 0 {
-            return Some(self.fault());
-        }
-        // Svnapot: only the 64 KiB encoding (level 0, ppn[3:0] = 1000) is defined.
-        if pte.n() && (self.level != 0 || ppn & 0xf != 0b1000) {
-            return Some(self.fault());
-        }
-        // Step 6: the U bit.
-        let access = self.p.perm;
-        let u_ok = match self.p.kind {
-            StageKind::G => pte.u(),
-            StageKind::First {
-                privileged: false, ..
-            } => pte.u(),
-            // Supervisor requests: U=1 pages only with SUM, and never for execute
-            // (`iommu_data_structures.adoc`, process-context `ENS`/`SUM`).
-            StageKind::First {
-                privileged: true,
-                sum,
-            } => !pte.u() || (sum && access != Access::Exec),
-        };
-        if !u_ok {
-            return Some(self.fault());
-        }
-        // Step 8: R/W/X.
-        let rwx_ok = match access {
-            Access::Read => pte.r(),
-            Access::Write => pte.w(),
-            Access::Exec => pte.x(),
-        };
-        if !rwx_ok {
-            return Some(self.fault());
-        }
-        // Step 9: A and D.
-        let write = access == Access::Write;
-        if !pte.a() || (write && !pte.d()) {
-            if !self.p.ade {
-                return Some(self.fault());
-            }
-            let new = Pte(pte.0 | bits::A | if write { bits::D } else { 0 });
-            self.pending = new;
-            self.state = State::AwaitUpdate;
-            return Some(WalkStep::Update {
-                addr: self.pte_addr,
-                old: pte,
-                new,
-            });
-        }
-        Some(self.finish(pte))
-    }
-
-    /// Reserved bits and encodings of a PTE (step 3).
-    fn reserved(&self, pte: Pte, leaf: bool) -> bool {
-        let f = self.p.features;
-        if self.p.scheme.pte_bytes == 8 {
-            let mut reserved = bits::RESERVED_58_54;
-            if !f.svrsw60t59b {
-                reserved |= bits::RSW_60_59;
-            }
-            if pte.0 & reserved != 0 {
-                return true;
-            }
-            let pbmt = pte.pbmt();
-            if pbmt != 0 && (!f.svpbmt || !leaf || pbmt == 3) {
-                return true;
-            }
-            // N is defined for leaves only.
-            if !leaf && pte.n() {
-                return true;
-            }
-        }
-        // D, A and U are reserved in non-leaf PTEs.
-        !leaf && pte.0 & (bits::D | bits::A | bits::U) != 0
-    }
-
     fn fault(&mut self) -> WalkStep {
         self.state = State::Finished;
         WalkStep::PageFault
     }
 
     /// Step 10: the translated address.
+    #[inline]
     fn finish(&mut self, pte: Pte) -> WalkStep {
         let s = self.p.scheme;
         self.state = State::Finished;
         let va_page = self.p.va >> 12;
         let ppn = pte.ppn(s);
-        let (page_shift, keep_low) = if pte.n() {
-            (16, 4)
-        } else {
-            (
-                s.page_shift(self.level),
-                u32::from(self.level) * u32::from(s.vpn_bits),
-            )
-        };
+        let level = self.level as u32;
+        let (page_shift, keep_low) =
+            if pte.n() { (16, 4) } else { (s.page_shift(level as u8), level * u32::from(s.vpn_bits)) };
         let low_mask = (1u64 << keep_low) - 1;
         let out_ppn = (ppn & !low_mask) | (va_page & low_mask);
-        WalkStep::Done(Leaf {
-            pte,
-            level: self.level,
-            page_shift,
-            pa: (out_ppn << 12) | (self.p.va & 0xfff),
-        })
+        self.leaf = Leaf { pte, level, page_shift, pa: (out_ppn << 12) | (self.p.va & 0xfff) };
+        WalkStep::Done
     }
 }
 
@@ -379,30 +415,35 @@ mod tests {
             scheme,
             root_ppn: 0x100,
             va,
-            kind: StageKind::First {
-                privileged: false,
-                sum: false,
-            },
+            kind: StageKind::First { privileged: false, sum: false },
             perm,
             ade: false,
             features: PteFeatures::default(),
         }
     }
 
+    /// How a walk ended: its leaf, or a page fault.
+    #[derive(Debug, PartialEq)]
+    enum End {
+        Done(Leaf),
+        PageFault,
+    }
+
     /// Runs a walk against a list of PTEs, one per level read, in order.
-    fn run(p: WalkParams, ptes: &[Pte]) -> (WalkStep, Vec<u64>) {
+    fn run(p: WalkParams, ptes: &[Pte]) -> (End, Vec<u64>) {
         let mut w = StageWalk::new(p);
         let mut step = w.start();
         let mut addrs = vec![];
         let mut it = ptes.iter();
         loop {
             match step {
-                WalkStep::Read { addr, .. } => {
-                    addrs.push(addr);
+                WalkStep::Read => {
+                    addrs.push(w.pte_addr());
                     step = w.pte(*it.next().expect("walk read more PTEs than given"));
                 }
-                WalkStep::Update { .. } => step = w.updated(true),
-                other => return (other, addrs),
+                WalkStep::Update => step = w.updated(true),
+                WalkStep::Done => return (End::Done(w.leaf()), addrs),
+                WalkStep::PageFault => return (End::PageFault, addrs),
             }
         }
     }
@@ -410,16 +451,11 @@ mod tests {
     #[test]
     fn sv39_4k_walk_reads_three_levels_at_vpn_offsets() {
         let va = (3 << 30) | (5 << 21) | (7 << 12) | 0x123;
-        let (end, addrs) = run(
-            params(Scheme::SV39, va, Access::Read),
-            &[nonleaf(0x200), nonleaf(0x300), leaf(0x4567, R | U | A)],
-        );
-        assert_eq!(
-            addrs,
-            vec![0x100_000 + 3 * 8, 0x200_000 + 5 * 8, 0x300_000 + 7 * 8]
-        );
+        let (end, addrs) =
+            run(params(Scheme::SV39, va, Access::Read), &[nonleaf(0x200), nonleaf(0x300), leaf(0x4567, R | U | A)]);
+        assert_eq!(addrs, vec![0x100_000 + 3 * 8, 0x200_000 + 5 * 8, 0x300_000 + 7 * 8]);
         match end {
-            WalkStep::Done(l) => {
+            End::Done(l) => {
                 assert_eq!(l.pa, 0x4567_123);
                 assert_eq!(l.level, 0);
                 assert_eq!(l.page_shift, 12);
@@ -431,40 +467,23 @@ mod tests {
     #[test]
     fn gigapage_takes_low_ppn_bits_from_the_va() {
         let va = (1 << 30) | 0x2345_678;
-        let (end, _) = run(
-            params(Scheme::SV39, va, Access::Read),
-            &[leaf(0x40000, R | U | A)],
-        );
-        assert_eq!(
-            end,
-            WalkStep::Done(Leaf {
-                pte: leaf(0x40000, R | U | A),
-                level: 2,
-                page_shift: 30,
-                pa: 0x4234_5678
-            })
-        );
+        let (end, _) = run(params(Scheme::SV39, va, Access::Read), &[leaf(0x40000, R | U | A)]);
+        assert_eq!(end, End::Done(Leaf { pte: leaf(0x40000, R | U | A), level: 2, page_shift: 30, pa: 0x4234_5678 }));
     }
 
     #[test]
     fn misaligned_superpage_faults() {
-        let (end, _) = run(
-            params(Scheme::SV39, 0, Access::Read),
-            &[nonleaf(0x200), leaf(0x401, R | U | A)],
-        );
-        assert_eq!(end, WalkStep::PageFault);
+        let (end, _) = run(params(Scheme::SV39, 0, Access::Read), &[nonleaf(0x200), leaf(0x401, R | U | A)]);
+        assert_eq!(end, End::PageFault);
     }
 
     #[test]
     fn napot_64k_replaces_four_low_ppn_bits() {
         let va = 0xb_6123;
         let pte = Pte(leaf(0x5558, R | U | A).0 | bits::N);
-        let (end, _) = run(
-            params(Scheme::SV39, va, Access::Read),
-            &[nonleaf(1), nonleaf(2), pte],
-        );
+        let (end, _) = run(params(Scheme::SV39, va, Access::Read), &[nonleaf(1), nonleaf(2), pte]);
         match end {
-            WalkStep::Done(l) => {
+            End::Done(l) => {
                 assert_eq!(l.pa, 0x555_6123);
                 assert_eq!(l.page_shift, 16);
             }
@@ -472,37 +491,21 @@ mod tests {
         }
         // Any other NAPOT size is reserved.
         let bad = Pte(leaf(0x5554, R | U | A).0 | bits::N);
-        assert_eq!(
-            run(
-                params(Scheme::SV39, va, Access::Read),
-                &[nonleaf(1), nonleaf(2), bad]
-            )
-            .0,
-            WalkStep::PageFault
-        );
+        assert_eq!(run(params(Scheme::SV39, va, Access::Read), &[nonleaf(1), nonleaf(2), bad]).0, End::PageFault);
         // N on a megapage leaf is reserved.
         let mega = Pte(leaf(0x200, R | U | A).0 | bits::N);
-        assert_eq!(
-            run(params(Scheme::SV39, 0, Access::Read), &[nonleaf(1), mega]).0,
-            WalkStep::PageFault
-        );
+        assert_eq!(run(params(Scheme::SV39, 0, Access::Read), &[nonleaf(1), mega]).0, End::PageFault);
     }
 
     #[test]
     fn non_leaf_with_a_d_u_or_n_or_pbmt_faults() {
         for flag in [A, D, U, bits::N, 1 << 61] {
-            let p = PteFeatures {
-                svpbmt: true,
-                svrsw60t59b: false,
-            };
+            let p = PteFeatures { svpbmt: true, svrsw60t59b: false };
             let (end, _) = run(
-                WalkParams {
-                    features: p,
-                    ..params(Scheme::SV39, 0, Access::Read)
-                },
+                WalkParams { features: p, ..params(Scheme::SV39, 0, Access::Read) },
                 &[Pte(nonleaf(0x200).0 | flag)],
             );
-            assert_eq!(end, WalkStep::PageFault, "flag {flag:#x}");
+            assert_eq!(end, End::PageFault, "flag {flag:#x}");
         }
     }
 
@@ -510,79 +513,50 @@ mod tests {
     fn reserved_high_bits_depend_on_capabilities() {
         let with = |pte: u64, svpbmt, svrsw| {
             let p = WalkParams {
-                features: PteFeatures {
-                    svpbmt,
-                    svrsw60t59b: svrsw,
-                },
+                features: PteFeatures { svpbmt, svrsw60t59b: svrsw },
                 ..params(Scheme::SV39, 0, Access::Read)
             };
-            run(
-                p,
-                &[nonleaf(1), nonleaf(2), Pte(leaf(0x9, R | U | A).0 | pte)],
-            )
-            .0
+            run(p, &[nonleaf(1), nonleaf(2), Pte(leaf(0x9, R | U | A).0 | pte)]).0
         };
-        assert_eq!(with(1 << 54, true, true), WalkStep::PageFault);
-        assert_eq!(with(1 << 59, true, false), WalkStep::PageFault);
-        assert!(matches!(with(1 << 59, false, true), WalkStep::Done(_)));
-        assert_eq!(with(1 << 61, false, false), WalkStep::PageFault);
-        assert!(matches!(with(1 << 61, true, false), WalkStep::Done(_)));
-        assert_eq!(with(3 << 61, true, false), WalkStep::PageFault);
+        assert_eq!(with(1 << 54, true, true), End::PageFault);
+        assert_eq!(with(1 << 59, true, false), End::PageFault);
+        assert!(matches!(with(1 << 59, false, true), End::Done(_)));
+        assert_eq!(with(1 << 61, false, false), End::PageFault);
+        assert!(matches!(with(1 << 61, true, false), End::Done(_)));
+        assert_eq!(with(3 << 61, true, false), End::PageFault);
     }
 
     #[test]
     fn write_only_and_write_execute_encodings_fault() {
         for flags in [W, W | X] {
-            let (end, _) = run(
-                params(Scheme::SV39, 0, Access::Read),
-                &[leaf(0, flags | U | A | D)],
-            );
-            assert_eq!(end, WalkStep::PageFault);
+            let (end, _) = run(params(Scheme::SV39, 0, Access::Read), &[leaf(0, flags | U | A | D)]);
+            assert_eq!(end, End::PageFault);
         }
     }
 
     #[test]
     fn user_and_supervisor_access_rules() {
         let sup = |sum, access, u| {
-            let p = WalkParams {
-                kind: StageKind::First {
-                    privileged: true,
-                    sum,
-                },
-                ..params(Scheme::SV39, 0, access)
-            };
+            let p = WalkParams { kind: StageKind::First { privileged: true, sum }, ..params(Scheme::SV39, 0, access) };
             let (end, _) = run(p, &[nonleaf(1), nonleaf(2), leaf(9, R | W | X | A | D | u)]);
-            matches!(end, WalkStep::Done(_))
+            matches!(end, End::Done(_))
         };
         assert!(sup(false, Access::Read, 0));
         assert!(!sup(false, Access::Read, U));
         assert!(sup(true, Access::Read, U));
         assert!(sup(true, Access::Write, U));
-        assert!(
-            !sup(true, Access::Exec, U),
-            "never execute user pages from supervisor"
-        );
+        assert!(!sup(true, Access::Exec, U), "never execute user pages from supervisor");
         let user = |u| {
             matches!(
-                run(
-                    params(Scheme::SV39, 0, Access::Read),
-                    &[nonleaf(1), nonleaf(2), leaf(9, R | A | u)]
-                )
-                .0,
-                WalkStep::Done(_)
+                run(params(Scheme::SV39, 0, Access::Read), &[nonleaf(1), nonleaf(2), leaf(9, R | A | u)]).0,
+                End::Done(_)
             )
         };
         assert!(user(U));
         assert!(!user(0));
         let g = |u| {
-            let p = WalkParams {
-                kind: StageKind::G,
-                ..params(Scheme::SV39X4, 0, Access::Read)
-            };
-            matches!(
-                run(p, &[nonleaf(1), nonleaf(2), leaf(9, R | A | u)]).0,
-                WalkStep::Done(_)
-            )
+            let p = WalkParams { kind: StageKind::G, ..params(Scheme::SV39X4, 0, Access::Read) };
+            matches!(run(p, &[nonleaf(1), nonleaf(2), leaf(9, R | A | u)]).0, End::Done(_))
         };
         assert!(g(U));
         assert!(!g(0), "G-stage leaves need U=1");
@@ -591,64 +565,45 @@ mod tests {
     #[test]
     fn missing_a_or_d_faults_without_ade_and_updates_with_it() {
         let p = params(Scheme::SV39, 0, Access::Write);
-        assert_eq!(
-            run(p, &[nonleaf(1), nonleaf(2), leaf(9, R | W | U | A)]).0,
-            WalkStep::PageFault
-        );
+        assert_eq!(run(p, &[nonleaf(1), nonleaf(2), leaf(9, R | W | U | A)]).0, End::PageFault);
         let mut w = StageWalk::new(WalkParams { ade: true, ..p });
-        assert!(matches!(w.start(), WalkStep::Read { .. }));
-        assert!(matches!(w.pte(nonleaf(1)), WalkStep::Read { .. }));
-        assert!(matches!(w.pte(nonleaf(2)), WalkStep::Read { .. }));
+        assert_eq!(w.start(), WalkStep::Read);
+        assert_eq!(w.pte(nonleaf(1)), WalkStep::Read);
+        assert_eq!(w.pte(nonleaf(2)), WalkStep::Read);
         let old = leaf(9, R | W | U);
-        match w.pte(old) {
-            WalkStep::Update { old: o, new, .. } => {
-                assert_eq!(o, old);
-                assert_eq!(new.0, old.0 | A | D);
-            }
-            e => panic!("{e:?}"),
-        }
+        assert_eq!(w.pte(old), WalkStep::Update);
+        let (o, new) = w.update();
+        assert_eq!(o, old);
+        assert_eq!(new.0, old.0 | A | D);
         // A failed swap re-reads the same PTE.
-        match w.updated(false) {
-            WalkStep::Read { addr, level } => {
-                assert_eq!(level, 0);
-                assert_eq!(addr, 0x2000);
-            }
-            e => panic!("{e:?}"),
-        }
+        assert_eq!(w.updated(false), WalkStep::Read);
+        assert_eq!(w.level(), 0);
+        assert_eq!(w.pte_addr(), 0x2000);
         let already = leaf(9, R | W | U | A | D);
-        assert!(matches!(w.pte(already), WalkStep::Done(_)));
+        assert_eq!(w.pte(already), WalkStep::Done);
     }
 
     #[test]
     fn out_of_range_input_faults_before_any_read() {
         let (end, addrs) = run(params(Scheme::SV39, 1 << 39, Access::Read), &[]);
-        assert_eq!(end, WalkStep::PageFault);
+        assert_eq!(end, End::PageFault);
         assert!(addrs.is_empty());
-        let g = WalkParams {
-            kind: StageKind::G,
-            ..params(Scheme::SV39X4, 1 << 41, Access::Read)
-        };
-        assert_eq!(run(g, &[]).0, WalkStep::PageFault);
+        let g = WalkParams { kind: StageKind::G, ..params(Scheme::SV39X4, 1 << 41, Access::Read) };
+        assert_eq!(run(g, &[]).0, End::PageFault);
     }
 
     #[test]
     fn a_leaf_below_level_zero_is_impossible_and_a_pointer_at_level_zero_faults() {
-        let (end, _) = run(
-            params(Scheme::SV39, 0, Access::Read),
-            &[nonleaf(1), nonleaf(2), nonleaf(3)],
-        );
-        assert_eq!(end, WalkStep::PageFault);
+        let (end, _) = run(params(Scheme::SV39, 0, Access::Read), &[nonleaf(1), nonleaf(2), nonleaf(3)]);
+        assert_eq!(end, End::PageFault);
     }
 
     #[test]
     fn sv32_uses_four_byte_entries_and_ten_bit_vpns() {
         let va = (0x3 << 22) | (0x5 << 12) | 0x44;
-        let (end, addrs) = run(
-            params(Scheme::SV32, va, Access::Read),
-            &[nonleaf(0x200), leaf(0x3_ffff, R | U | A)],
-        );
+        let (end, addrs) = run(params(Scheme::SV32, va, Access::Read), &[nonleaf(0x200), leaf(0x3_ffff, R | U | A)]);
         assert_eq!(addrs, vec![0x100_000 + 3 * 4, 0x200_000 + 5 * 4]);
-        assert!(matches!(end, WalkStep::Done(l) if l.pa == 0x3_ffff_044));
+        assert!(matches!(end, End::Done(l) if l.pa == 0x3_ffff_044));
     }
 
     #[test]
@@ -658,12 +613,7 @@ mod tests {
         assert_eq!(pte_from_word(w, 0x1000, 8, true), Pte(w.swap_bytes()));
         assert_eq!(pte_from_word(w, 0x1004, 4, false), Pte(0x1122_3344));
         assert_eq!(pte_from_word(w, 0x1000, 4, true), Pte(0x8877_6655));
-        for (addr, bytes, be) in [
-            (0x1000, 8, false),
-            (0x1000, 8, true),
-            (0x1004, 4, false),
-            (0x1000, 4, true),
-        ] {
+        for (addr, bytes, be) in [(0x1000, 8, false), (0x1000, 8, true), (0x1004, 4, false), (0x1000, 4, true)] {
             let p = pte_from_word(w, addr, bytes, be);
             assert_eq!(pte_into_word(w, addr, bytes, be, p), w);
         }

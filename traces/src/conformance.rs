@@ -36,11 +36,7 @@ impl fmt::Display for StepFailure {
             None => writeln!(f, "    after the last step: {}", self.what)?,
         }
         for d in &self.diffs {
-            writeln!(
-                f,
-                "      {:<16} expected {:<22} got {}",
-                d.field, d.expected, d.got
-            )?;
+            writeln!(f, "      {:<16} expected {:<22} got {}", d.field, d.expected, d.got)?;
         }
         Ok(())
     }
@@ -57,19 +53,10 @@ pub enum Outcome {
     Skipped(String),
 }
 
-fn diff(
-    out: &mut Vec<FieldDiff>,
-    field: &str,
-    expected: impl fmt::Display,
-    got: impl fmt::Display,
-) {
+fn diff(out: &mut Vec<FieldDiff>, field: &str, expected: impl fmt::Display, got: impl fmt::Display) {
     let (e, g) = (expected.to_string(), got.to_string());
     if e != g {
-        out.push(FieldDiff {
-            field: field.to_string(),
-            expected: e,
-            got: g,
-        });
+        out.push(FieldDiff { field: field.to_string(), expected: e, got: g });
     }
 }
 
@@ -86,21 +73,11 @@ pub fn fault_diffs(expected: &FaultRecord, got: &FaultRecord) -> Vec<FieldDiff> 
     diff(&mut d, "fault.priv", expected.privileged, got.privileged);
     let page = !0xfffu64;
     if expected.iotval & page != got.iotval & page {
-        diff(
-            &mut d,
-            "fault.iotval",
-            format!("{:#x}", expected.iotval),
-            format!("{:#x}", got.iotval),
-        );
+        diff(&mut d, "fault.iotval", format!("{:#x}", expected.iotval), format!("{:#x}", got.iotval));
     }
     let m2 = page | 3;
     if expected.iotval2 & m2 != got.iotval2 & m2 {
-        diff(
-            &mut d,
-            "fault.iotval2",
-            format!("{:#x}", expected.iotval2),
-            format!("{:#x}", got.iotval2),
-        );
+        diff(&mut d, "fault.iotval2", format!("{:#x}", expected.iotval2), format!("{:#x}", got.iotval2));
     }
     d
 }
@@ -111,23 +88,14 @@ pub fn response_diffs(expected: &Expected, got: &Response) -> Vec<FieldDiff> {
     diff(&mut d, "status", expected.status.name(), got.status.name());
     if expected.status == Status::Success && got.status == Status::Success {
         if let Some(spa) = expected.spa {
-            diff(
-                &mut d,
-                "spa",
-                format!("{spa:#x}"),
-                format!("{:#x}", got.spa.0),
-            );
+            diff(&mut d, "spa", format!("{spa:#x}"), format!("{:#x}", got.spa.0));
         }
     }
     match (&expected.fault, got.reported_fault()) {
         (None, None) => {}
         (Some(e), Some(g)) => d.extend(fault_diffs(e, g)),
         (Some(e), None) => {
-            let why = if got.suppressed {
-                "none (suppressed by DTF)"
-            } else {
-                "none"
-            };
+            let why = if got.suppressed { "none (suppressed by DTF)" } else { "none" };
             diff(&mut d, "fault", format!("cause {}", e.cause.0), why);
         }
         (None, Some(g)) => diff(&mut d, "fault", "none", format!("cause {}", g.cause.0)),
@@ -182,11 +150,7 @@ pub fn run_vector(t: &mut dyn Translator, v: &Vector) -> Outcome {
                         if req.privileged { "supervisor" } else { "user" },
                         req.iova.0
                     );
-                    return Outcome::Failed(vec![StepFailure {
-                        step: Some(i),
-                        what,
-                        diffs: d,
-                    }]);
+                    return Outcome::Failed(vec![StepFailure { step: Some(i), what, diffs: d }]);
                 }
             }
             VectorStep::Command { words } => {
@@ -226,22 +190,13 @@ pub fn run_vector(t: &mut dyn Translator, v: &Vector) -> Outcome {
         let want = expected_after.get(&a).copied().unwrap_or(0);
         let got = mem.peek(Spa(a));
         if want != got {
-            diff(
-                &mut diffs,
-                &format!("memory[{a:#x}]"),
-                format!("{want:#018x}"),
-                format!("{got:#018x}"),
-            );
+            diff(&mut diffs, &format!("memory[{a:#x}]"), format!("{want:#018x}"), format!("{got:#018x}"));
         }
     }
     if diffs.is_empty() {
         Outcome::Passed
     } else {
-        Outcome::Failed(vec![StepFailure {
-            step: None,
-            what: "memory the IOMMU wrote (A/D updates)".into(),
-            diffs,
-        }])
+        Outcome::Failed(vec![StepFailure { step: None, what: "memory the IOMMU wrote (A/D updates)".into(), diffs }])
     }
 }
 
@@ -270,12 +225,7 @@ pub fn trace_vector(t: &mut dyn Translator, v: &Vector) -> Vec<TracedStep> {
             VectorStep::Translate { req, .. } => {
                 mem.log.clear();
                 let response = t.translate(&mut mem, req);
-                out.push(TracedStep {
-                    step: i,
-                    req: *req,
-                    response,
-                    accesses: std::mem::take(&mut mem.log),
-                });
+                out.push(TracedStep { step: i, req: *req, response, accesses: std::mem::take(&mut mem.log) });
             }
             VectorStep::Command { words } => {
                 let _ = t.command(&mut mem, *words);
@@ -356,12 +306,9 @@ impl Summary {
                         self.per_feature.entry(f.clone()).or_default().add(&outcome);
                     }
                     match outcome {
-                        Outcome::Failed(steps) => self.failures.push(Failure {
-                            file: file.to_string(),
-                            line,
-                            name: v.name.clone(),
-                            steps,
-                        }),
+                        Outcome::Failed(steps) => {
+                            self.failures.push(Failure { file: file.to_string(), line, name: v.name.clone(), steps })
+                        }
                         Outcome::Skipped(why) => self.skipped.push((v.name.clone(), why)),
                         Outcome::Passed => {}
                     }
@@ -390,36 +337,16 @@ impl Summary {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{:<40} {:>7} {:>7} {:>7}",
-            "file", "passed", "failed", "skipped"
-        )?;
+        writeln!(f, "{:<40} {:>7} {:>7} {:>7}", "file", "passed", "failed", "skipped")?;
         for (file, t) in &self.per_file {
-            writeln!(
-                f,
-                "{:<40} {:>7} {:>7} {:>7}",
-                file, t.passed, t.failed, t.skipped
-            )?;
+            writeln!(f, "{:<40} {:>7} {:>7} {:>7}", file, t.passed, t.failed, t.skipped)?;
         }
         let total = self.total();
-        writeln!(
-            f,
-            "{:<40} {:>7} {:>7} {:>7}",
-            "total", total.passed, total.failed, total.skipped
-        )?;
+        writeln!(f, "{:<40} {:>7} {:>7} {:>7}", "total", total.passed, total.failed, total.skipped)?;
         writeln!(f)?;
-        writeln!(
-            f,
-            "{:<40} {:>7} {:>7} {:>7}",
-            "feature", "passed", "failed", "skipped"
-        )?;
+        writeln!(f, "{:<40} {:>7} {:>7} {:>7}", "feature", "passed", "failed", "skipped")?;
         for (feat, t) in &self.per_feature {
-            writeln!(
-                f,
-                "{:<40} {:>7} {:>7} {:>7}",
-                feat, t.passed, t.failed, t.skipped
-            )?;
+            writeln!(f, "{:<40} {:>7} {:>7} {:>7}", feat, t.passed, t.failed, t.skipped)?;
         }
         for fail in &self.failures {
             writeln!(f)?;
@@ -452,21 +379,14 @@ mod tests {
     #[test]
     fn a_matching_vector_passes_and_a_wrong_expectation_fails_with_the_field() {
         let mut m = Iommu::new(CacheConfig::default());
-        assert_eq!(
-            run_vector(&mut m, &parse_line(V, "v", 1).unwrap()),
-            Outcome::Passed
-        );
+        assert_eq!(run_vector(&mut m, &parse_line(V, "v", 1).unwrap()), Outcome::Passed);
         let wrong = parse_line(&V.replace(r#""cause":258"#, r#""cause":257"#), "v", 1).unwrap();
         match run_vector(&mut m, &wrong) {
             Outcome::Failed(f) => {
                 assert_eq!(f[0].step, Some(0));
                 assert_eq!(
                     f[0].diffs,
-                    vec![FieldDiff {
-                        field: "fault.cause".into(),
-                        expected: "257".into(),
-                        got: "258".into()
-                    }]
+                    vec![FieldDiff { field: "fault.cause".into(), expected: "257".into(), got: "258".into() }]
                 );
             }
             o => panic!("{o:?}"),
@@ -476,12 +396,7 @@ mod tests {
     #[test]
     fn unexpected_memory_changes_fail() {
         let mut m = Iommu::new(CacheConfig::default());
-        let v = parse_line(
-            &V.replace(r#""memory_after":{}"#, r#""memory_after":{"0x1000":"0x1"}"#),
-            "v",
-            1,
-        )
-        .unwrap();
+        let v = parse_line(&V.replace(r#""memory_after":{}"#, r#""memory_after":{"0x1000":"0x1"}"#), "v", 1).unwrap();
         match run_vector(&mut m, &v) {
             Outcome::Failed(f) => assert_eq!(f[0].diffs[0].field, "memory[0x1000]"),
             o => panic!("{o:?}"),

@@ -2,8 +2,7 @@
 //! reading, with errors that name the file, line and field, and writing.
 
 use iommu_model::{
-    Access, Capabilities, Cause, Ddtp, DeviceId, FaultRecord, Fctl, Iova, ProcessId, Regs, Request,
-    Status, Ttyp,
+    Access, Capabilities, Cause, Ddtp, DeviceId, FaultRecord, Fctl, Iova, ProcessId, Regs, Request, Status, Ttyp,
 };
 use serde_json::{Map, Value};
 use std::fmt;
@@ -83,11 +82,7 @@ impl fmt::Display for VectorError {
         if self.field.is_empty() {
             write!(f, "{}:{}: {}", self.file, self.line, self.message)
         } else {
-            write!(
-                f,
-                "{}:{}: field `{}`: {}",
-                self.file, self.line, self.field, self.message
-            )
+            write!(f, "{}:{}: field `{}`: {}", self.file, self.line, self.field, self.message)
         }
     }
 }
@@ -103,10 +98,7 @@ struct FieldError {
 type Res<T> = Result<T, FieldError>;
 
 fn err<T>(field: &str, message: impl Into<String>) -> Res<T> {
-    Err(FieldError {
-        field: field.to_string(),
-        message: message.into(),
-    })
+    Err(FieldError { field: field.to_string(), message: message.into() })
 }
 
 /// Parses one line of a vector file. `file` and `line` only label errors.
@@ -136,10 +128,7 @@ pub fn parse_file(text: &str, file: &str) -> Vec<(usize, Result<Vector, VectorEr
 }
 
 fn object<'a>(v: &'a Value, field: &str) -> Res<&'a Map<String, Value>> {
-    v.as_object().map_or_else(
-        || err(field, format!("expected an object, found {}", kind(v))),
-        Ok,
-    )
+    v.as_object().map_or_else(|| err(field, format!("expected an object, found {}", kind(v))), Ok)
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -165,18 +154,14 @@ fn join(parent: &str, key: &str) -> String {
 fn known_keys(obj: &Map<String, Value>, parent: &str, allowed: &[&str]) -> Res<()> {
     for k in obj.keys() {
         if !allowed.contains(&k.as_str()) {
-            return err(
-                &join(parent, k),
-                format!("unknown field (expected one of: {})", allowed.join(", ")),
-            );
+            return err(&join(parent, k), format!("unknown field (expected one of: {})", allowed.join(", ")));
         }
     }
     Ok(())
 }
 
 fn get<'a>(obj: &'a Map<String, Value>, parent: &str, key: &str) -> Res<&'a Value> {
-    obj.get(key)
-        .map_or_else(|| err(&join(parent, key), "missing field"), Ok)
+    obj.get(key).map_or_else(|| err(&join(parent, key), "missing field"), Ok)
 }
 
 /// Reads a `"0x..."` hex string of at most 64 bits.
@@ -194,10 +179,7 @@ pub fn parse_hex(s: &str) -> Result<u64, String> {
 fn hex(v: &Value, field: &str) -> Res<u64> {
     match v {
         Value::String(s) => parse_hex(s).or_else(|m| err(field, m)),
-        other => err(
-            field,
-            format!("expected a hex string, found {}", kind(other)),
-        ),
+        other => err(field, format!("expected a hex string, found {}", kind(other))),
     }
 }
 
@@ -217,25 +199,16 @@ fn uint(v: &Value, field: &str, max: u64) -> Res<u64> {
     match v.as_u64() {
         Some(n) if n <= max => Ok(n),
         Some(n) => err(field, format!("{n} is larger than {max}")),
-        None => err(
-            field,
-            format!("expected a non-negative integer, found {}", kind(v)),
-        ),
+        None => err(field, format!("expected a non-negative integer, found {}", kind(v))),
     }
 }
 
 fn boolean(v: &Value, field: &str) -> Res<bool> {
-    v.as_bool().map_or_else(
-        || err(field, format!("expected true or false, found {}", kind(v))),
-        Ok,
-    )
+    v.as_bool().map_or_else(|| err(field, format!("expected true or false, found {}", kind(v))), Ok)
 }
 
 fn string<'a>(v: &'a Value, field: &str) -> Res<&'a str> {
-    v.as_str().map_or_else(
-        || err(field, format!("expected a string, found {}", kind(v))),
-        Ok,
-    )
+    v.as_str().map_or_else(|| err(field, format!("expected a string, found {}", kind(v))), Ok)
 }
 
 fn word_map(v: &Value, field: &str) -> Res<Vec<(u64, u64)>> {
@@ -250,26 +223,10 @@ fn word_map(v: &Value, field: &str) -> Res<Vec<(u64, u64)>> {
 
 fn vector_from_value(v: &Value) -> Res<Vector> {
     let top = object(v, "")?;
-    known_keys(
-        top,
-        "",
-        &[
-            "format",
-            "name",
-            "features",
-            "regs",
-            "memory",
-            "bad_memory",
-            "steps",
-            "memory_after",
-        ],
-    )?;
+    known_keys(top, "", &["format", "name", "features", "regs", "memory", "bad_memory", "steps", "memory_after"])?;
     let format = string(get(top, "", "format")?, "format")?;
     if format != FORMAT {
-        return err(
-            "format",
-            format!("unsupported format {format:?} (expected {FORMAT:?})"),
-        );
+        return err("format", format!("unsupported format {format:?} (expected {FORMAT:?})"));
     }
     let name = string(get(top, "", "name")?, "name")?.to_string();
     let features = match get(top, "", "features")? {
@@ -278,12 +235,7 @@ fn vector_from_value(v: &Value) -> Res<Vector> {
             .enumerate()
             .map(|(i, f)| string(f, &format!("features[{i}]")).map(str::to_string))
             .collect::<Res<Vec<_>>>()?,
-        other => {
-            return err(
-                "features",
-                format!("expected an array, found {}", kind(other)),
-            )
-        }
+        other => return err("features", format!("expected an array, found {}", kind(other))),
     };
     let regs_v = object(get(top, "", "regs")?, "regs")?;
     known_keys(regs_v, "regs", &["capabilities", "fctl", "ddtp"])?;
@@ -302,31 +254,16 @@ fn vector_from_value(v: &Value) -> Res<Vector> {
                 aligned_addr(string(x, &f)?, &f)
             })
             .collect::<Res<Vec<_>>>()?,
-        other => {
-            return err(
-                "bad_memory",
-                format!("expected an array, found {}", kind(other)),
-            )
-        }
+        other => return err("bad_memory", format!("expected an array, found {}", kind(other))),
     };
     let steps = match get(top, "", "steps")? {
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, s)| step_from_value(s, &format!("steps[{i}]")))
-            .collect::<Res<Vec<_>>>()?,
+        Value::Array(a) => {
+            a.iter().enumerate().map(|(i, s)| step_from_value(s, &format!("steps[{i}]"))).collect::<Res<Vec<_>>>()?
+        }
         other => return err("steps", format!("expected an array, found {}", kind(other))),
     };
     let memory_after = word_map(get(top, "", "memory_after")?, "memory_after")?;
-    Ok(Vector {
-        name,
-        features,
-        regs,
-        memory,
-        bad_memory,
-        steps,
-        memory_after,
-    })
+    Ok(Vector { name, features, regs, memory, bad_memory, steps, memory_after })
 }
 
 fn step_from_value(v: &Value, path: &str) -> Res<VectorStep> {
@@ -334,25 +271,8 @@ fn step_from_value(v: &Value, path: &str) -> Res<VectorStep> {
     let op = string(get(obj, path, "op")?, &join(path, "op"))?;
     match op {
         "translate" => {
-            known_keys(
-                obj,
-                path,
-                &[
-                    "op",
-                    "device_id",
-                    "pid",
-                    "priv",
-                    "iova",
-                    "access",
-                    "len",
-                    "expect",
-                ],
-            )?;
-            let device_id = DeviceId(uint(
-                get(obj, path, "device_id")?,
-                &join(path, "device_id"),
-                0xff_ffff,
-            )? as u32);
+            known_keys(obj, path, &["op", "device_id", "pid", "priv", "iova", "access", "len", "expect"])?;
+            let device_id = DeviceId(uint(get(obj, path, "device_id")?, &join(path, "device_id"), 0xff_ffff)? as u32);
             let pid = match get(obj, path, "pid")? {
                 Value::Null => None,
                 p => Some(ProcessId(uint(p, &join(path, "pid"), 0xf_ffff)? as u32)),
@@ -363,25 +283,13 @@ fn step_from_value(v: &Value, path: &str) -> Res<VectorStep> {
                 "read" => Access::Read,
                 "write" => Access::Write,
                 "exec" => Access::Exec,
-                a => {
-                    return err(
-                        &join(path, "access"),
-                        format!("unknown access {a:?} (expected read, write or exec)"),
-                    )
-                }
+                a => return err(&join(path, "access"), format!("unknown access {a:?} (expected read, write or exec)")),
             };
             let len = uint(get(obj, path, "len")?, &join(path, "len"), 4096)? as u32;
             if len == 0 {
                 return err(&join(path, "len"), "length must be at least 1");
             }
-            let req = Request {
-                device_id,
-                pid,
-                privileged,
-                iova,
-                access,
-                len,
-            };
+            let req = Request { device_id, pid, privileged, iova, access, len };
             let expect = expected_from_value(get(obj, path, "expect")?, &join(path, "expect"))?;
             Ok(VectorStep::Translate { req, expect })
         }
@@ -390,10 +298,7 @@ fn step_from_value(v: &Value, path: &str) -> Res<VectorStep> {
             let f = join(path, "words");
             match get(obj, path, "words")? {
                 Value::Array(a) if a.len() == 2 => Ok(VectorStep::Command {
-                    words: [
-                        hex(&a[0], &format!("{f}[0]"))?,
-                        hex(&a[1], &format!("{f}[1]"))?,
-                    ],
+                    words: [hex(&a[0], &format!("{f}[0]"))?, hex(&a[1], &format!("{f}[1]"))?],
                 }),
                 Value::Array(a) => err(&f, format!("expected 2 words, found {}", a.len())),
                 other => err(&f, format!("expected an array, found {}", kind(other))),
@@ -403,15 +308,9 @@ fn step_from_value(v: &Value, path: &str) -> Res<VectorStep> {
             known_keys(obj, path, &["op", "addr", "value"])?;
             let f = join(path, "addr");
             let addr = aligned_addr(string(get(obj, path, "addr")?, &f)?, &f)?;
-            Ok(VectorStep::WriteMemory {
-                addr,
-                value: hex_field(obj, path, "value")?,
-            })
+            Ok(VectorStep::WriteMemory { addr, value: hex_field(obj, path, "value")? })
         }
-        other => err(
-            &join(path, "op"),
-            format!("unknown op {other:?} (expected translate, command or write_memory)"),
-        ),
+        other => err(&join(path, "op"), format!("unknown op {other:?} (expected translate, command or write_memory)")),
     }
 }
 
@@ -429,10 +328,7 @@ fn expected_from_value(v: &Value, path: &str) -> Res<Expected> {
         Some(s) => Some(hex(s, &join(path, "spa"))?),
     };
     if status == Status::Success && spa.is_none() {
-        return err(
-            &join(path, "spa"),
-            "missing field (required when status is success)",
-        );
+        return err(&join(path, "spa"), "missing field (required when status is success)");
     }
     let fault = match obj.get("fault") {
         None | Some(Value::Null) => None,
@@ -443,13 +339,7 @@ fn expected_from_value(v: &Value, path: &str) -> Res<Expected> {
 
 fn fault_from_value(v: &Value, path: &str) -> Res<FaultRecord> {
     let obj = object(v, path)?;
-    known_keys(
-        obj,
-        path,
-        &[
-            "cause", "ttyp", "did", "pv", "pid", "priv", "iotval", "iotval2",
-        ],
-    )?;
+    known_keys(obj, path, &["cause", "ttyp", "did", "pv", "pid", "priv", "iotval", "iotval2"])?;
     Ok(FaultRecord {
         cause: Cause(uint(get(obj, path, "cause")?, &join(path, "cause"), 0xfff)? as u16),
         ttyp: Ttyp(uint(get(obj, path, "ttyp")?, &join(path, "ttyp"), 0x3f)? as u8),
@@ -488,9 +378,7 @@ impl Vector {
         let mut after = self.memory_after.clone();
         after.sort_unstable();
         let map = |m: &[(u64, u64)]| -> Map<String, Value> {
-            m.iter()
-                .map(|&(a, w)| (hex_str(a), Value::String(word_str(w))))
-                .collect()
+            m.iter().map(|&(a, w)| (hex_str(a), Value::String(word_str(w)))).collect()
         };
         let steps: Vec<Value> = self
             .steps
@@ -523,13 +411,7 @@ impl Vector {
         let mut top = Map::new();
         top.insert("format".into(), Value::String(FORMAT.into()));
         top.insert("name".into(), Value::String(self.name.clone()));
-        top.insert(
-            "features".into(),
-            self.features
-                .iter()
-                .map(|f| Value::String(f.clone()))
-                .collect(),
-        );
+        top.insert("features".into(), self.features.iter().map(|f| Value::String(f.clone())).collect());
         top.insert(
             "regs".into(),
             serde_json::json!({
@@ -539,13 +421,7 @@ impl Vector {
             }),
         );
         top.insert("memory".into(), Value::Object(map(&mem)));
-        top.insert(
-            "bad_memory".into(),
-            self.bad_memory
-                .iter()
-                .map(|&a| Value::String(hex_str(a)))
-                .collect(),
-        );
+        top.insert("bad_memory".into(), self.bad_memory.iter().map(|&a| Value::String(hex_str(a))).collect());
         top.insert("steps".into(), Value::Array(steps));
         top.insert("memory_after".into(), Value::Object(map(&after)));
         Value::Object(top).to_string()
@@ -574,15 +450,8 @@ mod tests {
     #[test]
     fn errors_name_file_line_and_field() {
         let e = error_of(&GOOD.replace(r#""iova":"0x1000""#, r#""iova":"0x10g0""#));
-        assert_eq!(
-            (e.file.as_str(), e.line, e.field.as_str()),
-            ("f.jsonl", 7, "steps[0].iova")
-        );
-        assert!(
-            e.to_string()
-                .starts_with("f.jsonl:7: field `steps[0].iova`:"),
-            "{e}"
-        );
+        assert_eq!((e.file.as_str(), e.line, e.field.as_str()), ("f.jsonl", 7, "steps[0].iova"));
+        assert!(e.to_string().starts_with("f.jsonl:7: field `steps[0].iova`:"), "{e}");
 
         let e = error_of(&GOOD.replace(r#""len":8,"#, ""));
         assert_eq!(e.field, "steps[0].len");

@@ -1,0 +1,235 @@
+//! `iommu bench`: translations per second of the golden model on one core.
+//!
+//! Three workloads, each on tables laid out by `iommu_model::tables`:
+//! - `hits`: four devices with Sv39 first stages, requests cycling over 32 pages
+//!   that the default IOTLB holds: every translation is a DDTC and IOTLB hit.
+//! - `cold-sv39`: one device, Sv39 with 4 KiB pages over a 2 MiB IOVA region
+//!   mapped to pages scattered over 4 GiB, requested in random order; before each
+//!   translation the IOTLB and the directory caches are emptied, so each one walks
+//!   the 3-level DDT and the 3 levels of Sv39.
+//! - `cold-two-stage`: a VM (16 MiB of guest memory) whose Sv39 first stage lives in
+//!   guest memory under an Sv39x4 G-stage of 4 KiB pages: each translation walks
+//!   the DDT, then every
+//!   first-stage PTE address and the final GPA through the G-stage (15 page-table
+//!   reads), again with every cache emptied first.
+//!
+//! Emptying the caches is not counted: the loop is timed with and without the
+//! translations and the difference is reported.
+
+use anyhow::Result;
+use iommu_model::context::DeviceContext;
+use iommu_model::pte::{bits, Scheme};
+use iommu_model::tables::{self, tc, DeviceDirectory, PageTable, Pages, Space};
+use iommu_model::{
+    Access, CacheConfig, Capabilities, Ddtp, DeviceId, Fctl, Iommu, Iova, Regs, Request, SparseMemory, Status,
+};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const CAPS: u64 = 0x10 | (1 << 9) | (1 << 17) | (1 << 24) | (46 << 32);
+const URW: u64 = bits::R | bits::W | bits::U | bits::A | bits::D;
+/// IOVA pages of the cold workloads: one 2 MiB region, so the tables stay in the
+/// host's caches and the figure measures the model, not the host's DRAM.
+const SPAN_PAGES: u64 = 512;
+
+/// A world to translate in and the requests to send.
+pub struct Workload {
+    /// Its name.
+    pub name: &'static str,
+    /// What it measures.
+    pub what: &'static str,
+    /// Caches emptied before each translation.
+    pub cold: bool,
+    mem: SparseMemory,
+    regs: Regs,
+    reqs: Vec<Request>,
+}
+
+/// A small deterministic generator (xorshift64*), so runs are repeatable.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn base_world() -> Result<(SparseMemory, Pages, DeviceDirectory, Regs)> {
+    let mut mem = SparseMemory::new();
+    let mut pages = Pages::new(0x8000_0000, 0xc000_0000);
+    let ddt = DeviceDirectory::new(&mut mem, &mut pages, 3, false)?;
+    let regs = Regs { capabilities: Capabilities(CAPS), fctl: Fctl(0), ddtp: Ddtp(ddt.ddtp()) };
+    Ok((mem, pages, ddt, regs))
+}
+
+fn read(did: u32, iova: u64) -> Request {
+    Request { device_id: DeviceId(did), pid: None, privileged: false, iova: Iova(iova), access: Access::Read, len: 64 }
+}
+
+fn single_stage_device(
+    mem: &mut SparseMemory,
+    pages: &mut Pages,
+    ddt: &DeviceDirectory,
+    did: u32,
+) -> Result<PageTable> {
+    let pt = PageTable::new(mem, pages, Space::Host, Scheme::SV39)?;
+    let dc = DeviceContext {
+        tc: tc::V,
+        ta: u64::from(did + 1) << 12,
+        fsc: tables::mode_ppn(8, pt.root_ppn()),
+        ..Default::default()
+    };
+    ddt.set(mem, pages, did * 0x101 + 0x1_0000, &dc)?;
+    Ok(pt)
+}
+
+fn hits() -> Result<Workload> {
+    let (mut mem, mut pages, ddt, regs) = base_world()?;
+    let mut reqs = Vec::new();
+    for d in 0..4u32 {
+        let pt = single_stage_device(&mut mem, &mut pages, &ddt, d)?;
+        for p in 0..8u64 {
+            let iova = 0x4000_0000 + (u64::from(d) << 24) + p * 4096;
+            pt.map(&mut mem, &mut pages, iova, 0x1_0000_0000 + (u64::from(d) << 24) + p * 4096, 0, URW, false)?;
+        }
+    }
+    for i in 0..4096u64 {
+        let d = (i % 4) as u32;
+        let p = (i / 4) % 8;
+        reqs.push(read(d * 0x101 + 0x1_0000, 0x4000_0000 + (u64::from(d) << 24) + p * 4096 + (i % 64) * 64));
+    }
+    Ok(Workload { name: "hits", what: "DDTC and IOTLB hits, 4 devices x 8 pages", cold: false, mem, regs, reqs })
+}
+
+fn cold_sv39() -> Result<Workload> {
+    let (mut mem, mut pages, ddt, regs) = base_world()?;
+    let pt = single_stage_device(&mut mem, &mut pages, &ddt, 0)?;
+    let mut rng = Rng(0x1234_5678);
+    let mut iovas = Vec::new();
+    for i in 0..SPAN_PAGES {
+        let iova = 0x10_0000_0000 + i * 4096;
+        pt.map(&mut mem, &mut pages, iova, 0x1_0000_0000 + (rng.next() % (1 << 20)) * 4096, 0, URW, false)?;
+        iovas.push(iova);
+    }
+    let reqs = (0..4096).map(|i| read(0x1_0000, iovas[(rng.next() as usize + i) % iovas.len()])).collect();
+    Ok(Workload {
+        name: "cold-sv39",
+        what: "full Sv39 walks + 3-level DDT, caches emptied before each",
+        cold: true,
+        mem,
+        regs,
+        reqs,
+    })
+}
+
+fn cold_two_stage() -> Result<Workload> {
+    let (mut mem, mut pages, ddt, regs) = base_world()?;
+    // Guest RAM: 16 MiB at SPA 0x1_0000_0000, mapped by 4 KiB G-stage pages.
+    let g = PageTable::new(&mut mem, &mut pages, Space::Host, Scheme::SV39X4)?;
+    for p in 0..(16u64 << 8) {
+        g.map(&mut mem, &mut pages, p * 4096, 0x1_0000_0000 + p * 4096, 0, URW, false)?;
+    }
+    let mut guest = Pages::new(0x10_0000, 0x100_0000);
+    let fs = PageTable::new(&mut mem, &mut guest, Space::Guest(g), Scheme::SV39)?;
+    let dc = DeviceContext {
+        tc: tc::V,
+        iohgatp: tables::iohgatp(Some(Scheme::SV39X4), 5, g.root_ppn()),
+        ta: 9 << 12,
+        fsc: tables::mode_ppn(8, fs.root_ppn()),
+        ..Default::default()
+    };
+    ddt.set(&mut mem, &mut pages, 0x2_0000, &dc)?;
+    let mut rng = Rng(0x9876_5432);
+    let mut iovas = Vec::new();
+    for i in 0..SPAN_PAGES {
+        let iova = 0x10_0000_0000 + i * 4096;
+        fs.map(&mut mem, &mut guest, iova, 0x10_0000 + (rng.next() % 3072) * 4096, 0, URW, false)?;
+        iovas.push(iova);
+    }
+    let reqs = (0..4096).map(|i| read(0x2_0000, iovas[(rng.next() as usize + i) % iovas.len()])).collect();
+    Ok(Workload {
+        name: "cold-two-stage",
+        what: "full Sv39 over Sv39x4 walks + DDT, caches emptied before each",
+        cold: true,
+        mem,
+        regs,
+        reqs,
+    })
+}
+
+/// The three workloads.
+pub fn workloads() -> Result<Vec<Workload>> {
+    Ok(vec![hits()?, cold_sv39()?, cold_two_stage()?])
+}
+
+/// One measurement.
+pub struct Measurement {
+    /// Translations per second.
+    pub per_second: f64,
+    /// Nanoseconds per translation.
+    pub ns: f64,
+    /// Nanoseconds per cache emptying, subtracted (cold workloads).
+    pub clear_ns: f64,
+    /// Memory reads per translation.
+    pub reads_per: f64,
+}
+
+fn time_loop(mut f: impl FnMut()) -> Duration {
+    let t = Instant::now();
+    f();
+    t.elapsed()
+}
+
+/// Runs a workload for about `budget`, after checking that every request succeeds.
+pub fn measure(w: &mut Workload, budget: Duration) -> Result<Measurement> {
+    let mut m = Iommu::with_regs(CacheConfig::default(), w.regs);
+    for r in &w.reqs {
+        let resp = m.translate_in(&mut w.mem, r);
+        anyhow::ensure!(resp.status == Status::Success, "{}: request {r:?} failed: {resp:?}", w.name);
+    }
+    let n = w.reqs.len() as u64;
+    // Pick a pass count that fills the budget.
+    let one = time_loop(|| {
+        for r in &w.reqs {
+            if w.cold {
+                m.caches_mut().clear_all_sets();
+            }
+            black_box(m.translate_in(&mut w.mem, black_box(r)));
+        }
+    });
+    let passes = (budget.as_secs_f64() / one.as_secs_f64().max(1e-9)).ceil().max(1.0) as u64;
+    let before = *m.counters();
+    let total = time_loop(|| {
+        for _ in 0..passes {
+            for r in &w.reqs {
+                if w.cold {
+                    m.caches_mut().clear_all_sets();
+                }
+                black_box(m.translate_in(&mut w.mem, black_box(r)));
+            }
+        }
+    });
+    let reads = m.counters().walk_reads - before.walk_reads;
+    let clear = if w.cold {
+        time_loop(|| {
+            for _ in 0..passes {
+                for r in &w.reqs {
+                    m.caches_mut().clear_all_sets();
+                    black_box(r);
+                }
+            }
+        })
+    } else {
+        Duration::ZERO
+    };
+    let count = (passes * n) as f64;
+    let net = (total.as_secs_f64() - clear.as_secs_f64()).max(1e-12);
+    Ok(Measurement {
+        per_second: count / net,
+        ns: net * 1e9 / count,
+        clear_ns: clear.as_secs_f64() * 1e9 / count,
+        reads_per: reads as f64 / count,
+    })
+}
