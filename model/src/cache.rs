@@ -119,14 +119,25 @@ pub enum GeometryError {
     TooManyWays(usize),
 }
 
-/// The set-associative array. `T` is the entry; each set keeps a bitmask of its
-/// valid ways, as hardware keeps valid bits, so emptying the array costs one word
-/// per set.
+/// Where an entry sits: its set and way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// The set.
+    pub set: usize,
+    /// The way within the set.
+    pub way: usize,
+}
+
+/// The set-associative array: a tag array of keys `K`, a data array of values
+/// `V`, and per set a bitmask of valid ways, as hardware keeps them. Emptying the
+/// array costs one word per set; a lookup compares every valid way's key, with no
+/// early exit, as hardware compares them in parallel.
 #[derive(Clone)]
-pub struct SetAssoc<T> {
+pub struct SetAssoc<K, V> {
     geometry: Geometry,
     set_mask: usize,
-    slots: Vec<T>,
+    keys: Vec<K>,
+    values: Vec<V>,
     valid: Vec<u64>,
     /// LRU: a use stamp per slot. PLRU: one tree per set in `plru`.
     stamps: Vec<u64>,
@@ -136,7 +147,7 @@ pub struct SetAssoc<T> {
     occupied: usize,
 }
 
-impl<T: Copy + Default> SetAssoc<T> {
+impl<K: Copy + Eq + Default, V: Copy + Default> SetAssoc<K, V> {
     /// An empty array of the given geometry.
     ///
     /// # Panics
@@ -149,7 +160,8 @@ impl<T: Copy + Default> SetAssoc<T> {
         SetAssoc {
             geometry,
             set_mask: sets.saturating_sub(1),
-            slots: vec![T::default(); n],
+            keys: vec![K::default(); n],
+            values: vec![V::default(); n],
             valid: vec![0; sets],
             stamps: vec![0; n],
             plru: vec![0; sets],
@@ -186,93 +198,62 @@ impl<T: Copy + Default> SetAssoc<T> {
         (index as usize) & self.set_mask
     }
 
-    /// Finds the first valid entry of the set of `index` that `matches`, marks it
-    /// used and returns it.
+    /// The valid entry with `key` in the set of `index`, marked used.
     #[inline]
-    pub fn lookup(&mut self, index: u64, matches: impl Fn(&T) -> bool) -> Option<&T> {
+    pub fn lookup(&mut self, index: u64, key: K) -> Option<&V> {
+        let slot = self.find(index, key)?;
+        Some(self.use_slot(slot))
+    }
+
+    /// Marks the entry at `slot` (from [`SetAssoc::find`]) used and returns it.
+    #[inline]
+    pub fn use_slot(&mut self, slot: Slot) -> &V {
+        self.touch(slot.set, slot.way);
+        &self.values[slot.set * self.geometry.ways + slot.way]
+    }
+
+    /// The valid entry with `key` in the set of `index`, without changing
+    /// replacement state.
+    #[inline]
+    pub fn peek(&self, index: u64, key: K) -> Option<&V> {
+        let slot = self.find(index, key)?;
+        Some(&self.values[slot.set * self.geometry.ways + slot.way])
+    }
+
+    /// Where the valid entry with `key` sits in the set of `index`.
+    #[inline]
+    pub fn find(&self, index: u64, key: K) -> Option<Slot> {
         if self.is_disabled() {
             return None;
         }
         let set = self.set_of(index);
-        let base = set * self.geometry.ways;
-        let mut live = self.valid[set];
-        while live != 0 {
-            let way = live.trailing_zeros() as usize;
-            live &= live - 1;
-            if matches(&self.slots[base + way]) {
-                self.touch(set, way);
-                return Some(&self.slots[base + way]);
-            }
-        }
-        None
-    }
-
-    /// The slot of the first valid entry of the set of `index` that `matches`,
-    /// without changing replacement state; see [`SetAssoc::use_slot`].
-    #[inline]
-    pub fn find(&self, index: u64, matches: impl Fn(&T) -> bool) -> Option<usize> {
-        if self.is_disabled() {
-            return None;
-        }
-        let set = self.set_of(index);
-        let base = set * self.geometry.ways;
-        let mut live = self.valid[set];
-        while live != 0 {
-            let way = live.trailing_zeros() as usize;
-            live &= live - 1;
-            if matches(&self.slots[base + way]) {
-                return Some(base + way);
-            }
-        }
-        None
-    }
-
-    /// Marks the entry in `slot` (from [`SetAssoc::find`]) used and returns it.
-    #[inline]
-    pub fn use_slot(&mut self, slot: usize) -> &T {
         let ways = self.geometry.ways;
-        self.touch(slot / ways, slot % ways);
-        &self.slots[slot]
-    }
-
-    /// Looks for a matching entry without changing replacement state.
-    pub fn peek(&self, index: u64, matches: impl Fn(&T) -> bool) -> Option<T> {
-        if self.is_disabled() {
-            return None;
-        }
-        let set = self.set_of(index);
-        let base = set * self.geometry.ways;
+        let tags = &self.keys[set * ways..set * ways + ways];
         let mut live = self.valid[set];
+        let mut hits = 0u64;
         while live != 0 {
             let way = live.trailing_zeros() as usize;
             live &= live - 1;
-            if matches(&self.slots[base + way]) {
-                return Some(self.slots[base + way]);
-            }
+            hits |= u64::from(tags[way] == key) << way;
         }
-        None
+        (hits != 0).then(|| Slot { set, way: hits.trailing_zeros() as usize })
     }
 
-    /// Inserts `value` in the set of `index`: over an entry that `same` says holds
-    /// the same key, else in an empty way, else over the policy's victim. Returns
-    /// the entry evicted, if any.
-    pub fn insert(&mut self, index: u64, value: T, same: impl Fn(&T) -> bool) -> Option<T> {
+    /// Inserts `value` under `key` in the set of `index`: over the entry with the
+    /// same key, else in an empty way, else over the policy's victim. Returns the
+    /// entry evicted, if any.
+    pub fn insert(&mut self, index: u64, key: K, value: V) -> Option<(K, V)> {
         if self.is_disabled() {
+            return None;
+        }
+        if let Some(slot) = self.find(index, key) {
+            self.values[slot.set * self.geometry.ways + slot.way] = value;
+            self.touch(slot.set, slot.way);
             return None;
         }
         let set = self.set_of(index);
         let ways = self.geometry.ways;
         let base = set * ways;
-        let mut live = self.valid[set];
-        while live != 0 {
-            let way = live.trailing_zeros() as usize;
-            live &= live - 1;
-            if same(&self.slots[base + way]) {
-                self.slots[base + way] = value;
-                self.touch(set, way);
-                return None;
-            }
-        }
         let full = if ways == 64 { u64::MAX } else { (1u64 << ways) - 1 };
         let free = !self.valid[set] & full;
         let (way, evicted) = if free != 0 {
@@ -280,16 +261,17 @@ impl<T: Copy + Default> SetAssoc<T> {
             (free.trailing_zeros() as usize, None)
         } else {
             let way = self.victim(set);
-            (way, Some(self.slots[base + way]))
+            (way, Some((self.keys[base + way], self.values[base + way])))
         };
-        self.slots[base + way] = value;
+        self.keys[base + way] = key;
+        self.values[base + way] = value;
         self.valid[set] |= 1 << way;
         self.touch(set, way);
         evicted
     }
 
     /// Empties every valid entry for which `kill` is true; returns how many.
-    pub fn invalidate(&mut self, mut kill: impl FnMut(&T) -> bool) -> usize {
+    pub fn invalidate(&mut self, mut kill: impl FnMut(&K, &V) -> bool) -> usize {
         let ways = self.geometry.ways;
         let mut n = 0;
         for set in 0..self.valid.len() {
@@ -297,7 +279,7 @@ impl<T: Copy + Default> SetAssoc<T> {
             while live != 0 {
                 let way = live.trailing_zeros() as usize;
                 live &= live - 1;
-                if kill(&self.slots[set * ways + way]) {
+                if kill(&self.keys[set * ways + way], &self.values[set * ways + way]) {
                     self.valid[set] &= !(1 << way);
                     n += 1;
                 }
@@ -322,9 +304,11 @@ impl<T: Copy + Default> SetAssoc<T> {
     }
 
     /// Every valid entry, set by set.
-    pub fn iter(&self) -> impl Iterator<Item = &T> {
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         let ways = self.geometry.ways.max(1);
-        self.slots.iter().enumerate().filter(move |(i, _)| self.valid[i / ways] >> (i % ways) & 1 == 1).map(|(_, e)| e)
+        (0..self.keys.len())
+            .filter(move |i| self.valid[i / ways] >> (i % ways) & 1 == 1)
+            .map(move |i| (&self.keys[i], &self.values[i]))
     }
 
     #[inline]
@@ -396,17 +380,17 @@ impl<T: Copy + Default> SetAssoc<T> {
 mod tests {
     use super::*;
 
-    fn fill(c: &mut SetAssoc<u64>, keys: &[u64]) {
+    fn fill(c: &mut SetAssoc<u64, u64>, keys: &[u64]) {
         for &k in keys {
-            c.insert(k, k, |e| *e == k);
+            c.insert(k, k, k * 10);
         }
     }
 
     #[test]
     fn disabled_cache_never_hits() {
-        let mut c = SetAssoc::<u64>::new(Geometry::DISABLED);
+        let mut c = SetAssoc::<u64, u64>::new(Geometry::DISABLED);
         fill(&mut c, &[1, 2, 3]);
-        assert_eq!(c.lookup(1, |e| *e == 1), None);
+        assert_eq!(c.lookup(1, 1), None);
         assert!(c.is_empty());
     }
 
@@ -414,10 +398,10 @@ mod tests {
     fn lru_evicts_the_least_recently_used_way() {
         let mut c = SetAssoc::new(Geometry::new(1, 2));
         fill(&mut c, &[1, 2]);
-        assert_eq!(c.lookup(0, |e| *e == 1).copied(), Some(1));
-        assert_eq!(c.insert(0, 3, |e| *e == 3), Some(2));
-        assert_eq!(c.peek(0, |e| *e == 2), None);
-        assert_eq!(c.peek(0, |e| *e == 1), Some(1));
+        assert_eq!(c.lookup(0, 1).copied(), Some(10));
+        assert_eq!(c.insert(0, 3, 30), Some((2, 20)));
+        assert_eq!(c.peek(0, 2), None);
+        assert_eq!(c.peek(0, 1).copied(), Some(10));
     }
 
     #[test]
@@ -427,11 +411,22 @@ mod tests {
         fill(&mut c, &[1, 2, 3, 4]);
         for k in 5..50u64 {
             let last = k - 1;
-            c.insert(0, k, |e| *e == k);
-            assert!(c.peek(0, |e| *e == k).is_some());
-            assert!(c.peek(0, |e| *e == last).is_some(), "evicted the entry used just before");
+            c.insert(0, k, k);
+            assert!(c.peek(0, k).is_some());
+            assert!(c.peek(0, last).is_some(), "evicted the entry used just before");
         }
         assert_eq!(c.len(), 4);
+    }
+
+    #[test]
+    fn random_replacement_stays_within_the_set() {
+        let g = Geometry { sets: 2, ways: 3, replacement: Replacement::Random };
+        let mut c = SetAssoc::new(g);
+        for k in 0..100u64 {
+            c.insert(k, k, k);
+        }
+        assert_eq!(c.len(), 6);
+        assert!(c.iter().all(|(k, v)| k == v));
     }
 
     #[test]
@@ -439,18 +434,29 @@ mod tests {
         let mut c = SetAssoc::new(Geometry::new(4, 1));
         fill(&mut c, &[0, 1, 2, 3]);
         assert_eq!(c.len(), 4);
-        c.insert(4, 4, |e| *e == 4); // same set as 0
-        assert_eq!(c.peek(0, |e| *e == 0), None);
-        assert_eq!(c.peek(1, |e| *e == 1), Some(1));
+        c.insert(4, 4, 40); // same set as 0
+        assert_eq!(c.peek(0, 0), None);
+        assert_eq!(c.peek(1, 1).copied(), Some(10));
+    }
+
+    #[test]
+    fn reinserting_a_key_replaces_its_value() {
+        let mut c = SetAssoc::new(Geometry::new(1, 4));
+        c.insert(0, 7, 1u64);
+        c.insert(0, 7, 2);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.peek(0, 7).copied(), Some(2));
     }
 
     #[test]
     fn invalidate_counts_and_frees() {
         let mut c = SetAssoc::new(Geometry::new(2, 4));
         fill(&mut c, &[0, 1, 2, 3, 4, 5]);
-        assert_eq!(c.invalidate(|e| e % 2 == 0), 3);
+        assert_eq!(c.invalidate(|k, _| k % 2 == 0), 3);
         assert_eq!(c.len(), 3);
-        assert!(c.iter().all(|e| e % 2 == 1));
+        assert!(c.iter().all(|(k, _)| k % 2 == 1));
+        c.clear();
+        assert!(c.is_empty());
     }
 
     #[test]
@@ -458,6 +464,7 @@ mod tests {
         assert!(Geometry::new(3, 2).validate().is_err());
         assert!(Geometry { sets: 4, ways: 3, replacement: Replacement::PseudoLru }.validate().is_err());
         assert!(Geometry::new(4, 3).validate().is_ok());
+        assert!(Geometry::new(1, 65).validate().is_err());
         assert!(Geometry::DISABLED.validate().is_ok());
     }
 }

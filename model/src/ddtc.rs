@@ -10,7 +10,7 @@ use crate::context::DeviceContext;
 /// The DDTC.
 #[derive(Clone)]
 pub struct Ddtc {
-    array: SetAssoc<(DeviceId, DeviceContext)>,
+    array: SetAssoc<u32, DeviceContext>,
 }
 
 impl Ddtc {
@@ -22,18 +22,18 @@ impl Ddtc {
     /// The device context of `did`, if cached.
     #[inline]
     pub fn lookup(&mut self, did: DeviceId) -> Option<&DeviceContext> {
-        self.array.lookup(u64::from(did.0), |e| e.0 == did).map(|e| &e.1)
+        self.array.lookup(u64::from(did.0), did.0)
     }
 
     /// Caches a device context.
     pub fn insert(&mut self, did: DeviceId, dc: DeviceContext) {
-        self.array.insert(u64::from(did.0), (did, dc), |e| e.0 == did);
+        self.array.insert(u64::from(did.0), did.0, dc);
     }
 
     /// `IODIR.INVAL_DDT`: one device (`Some`) or all.
     pub fn invalidate(&mut self, did: Option<DeviceId>) -> usize {
         match did {
-            Some(d) => self.array.invalidate(|e| e.0 == d),
+            Some(d) => self.array.invalidate(|&k, _| k == d.0),
             None => {
                 let n = self.array.len();
                 self.array.clear();

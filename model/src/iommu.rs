@@ -94,7 +94,7 @@ impl Iommu {
         // The port answers at once, so the machine finishes in one call.
         let step = t.resume(&mut env, Reply::Start);
         debug_assert_eq!(step, Step::Done);
-        let resp = *t.response();
+        let resp = t.response();
         self.last_source = t.source();
         if let Some(f) = resp.reported_fault() {
             self.faults.push(*f);
@@ -140,7 +140,7 @@ pub fn run<M: Memory + ?Sized>(t: &mut Translation, env: &mut Env<'_, Deferred>,
     let mut step = t.resume(env, Reply::Start);
     loop {
         step = match step {
-            Step::Done => return *t.response(),
+            Step::Done => return t.response(),
             Step::Read => {
                 let op = t.mem_op();
                 let out = &mut buf[..op.words as usize];

@@ -116,7 +116,7 @@ impl IotlbEntry {
     /// Whether this entry translates `iova` in `space`.
     #[inline]
     pub fn covers(&self, space: AddressSpace, iova: u64) -> bool {
-        self.space == space && (iova >> self.page_shift) == (self.iova_base >> self.page_shift)
+        (self.space == space) & ((iova >> self.page_shift) == (self.iova_base >> self.page_shift))
     }
 
     /// The SPA of `iova`, which the entry covers.
@@ -193,7 +193,7 @@ fn class_of(shift: u8) -> usize {
 /// The IOTLB.
 #[derive(Clone)]
 pub struct Iotlb {
-    array: SetAssoc<IotlbEntry>,
+    array: SetAssoc<u128, IotlbEntry>,
     present: [u32; SHIFTS.len()],
 }
 
@@ -225,6 +225,12 @@ impl Iotlb {
         (iova >> shift) ^ space.0 ^ (space.0 >> 25)
     }
 
+    /// The tag of the region of size `1 << shift` holding `iova` in `space`.
+    #[inline]
+    fn key(space: AddressSpace, iova: u64, shift: u8) -> u128 {
+        (u128::from(space.0) << 64) | u128::from(((iova >> shift) << 6) | u64::from(shift))
+    }
+
     /// Finds the entry translating `iova` in `space`.
     #[inline]
     pub fn lookup(&mut self, space: AddressSpace, iova: u64) -> Option<&IotlbEntry> {
@@ -233,7 +239,8 @@ impl Iotlb {
                 continue;
             }
             let index = Self::index(space, iova, shift);
-            if let Some(slot) = self.array.find(index, |e| e.page_shift == shift && e.covers(space, iova)) {
+            let key = Self::key(space, iova, shift);
+            if let Some(slot) = self.array.find(index, key) {
                 return Some(self.array.use_slot(slot));
             }
         }
@@ -246,9 +253,10 @@ impl Iotlb {
             return;
         }
         let idx = Self::index(e.space, e.iova_base, e.page_shift);
+        let key = Self::key(e.space, e.iova_base, e.page_shift);
         let before = self.array.len();
-        let evicted = self.array.insert(idx, e, |o| o.page_shift == e.page_shift && o.covers(e.space, e.iova_base));
-        if let Some(old) = evicted {
+        let evicted = self.array.insert(idx, key, e);
+        if let Some((_, old)) = evicted {
             self.present[class_of(old.page_shift)] -= 1;
         }
         if self.array.len() > before || evicted.is_some() {
@@ -258,7 +266,7 @@ impl Iotlb {
 
     fn invalidate_where(&mut self, kill: impl Fn(&IotlbEntry) -> bool) -> usize {
         let mut killed = [0u32; SHIFTS.len()];
-        let n = self.array.invalidate(|e| {
+        let n = self.array.invalidate(|_, e| {
             let k = kill(e);
             if k {
                 killed[class_of(e.page_shift)] += 1;
@@ -308,7 +316,7 @@ impl Iotlb {
 
     /// Every valid entry.
     pub fn entries(&self) -> impl Iterator<Item = &IotlbEntry> {
-        self.array.iter()
+        self.array.iter().map(|(_, e)| e)
     }
 }
 

@@ -9,12 +9,18 @@ use crate::context::ProcessContext;
 /// The PDTC.
 #[derive(Clone)]
 pub struct Pdtc {
-    array: SetAssoc<(DeviceId, ProcessId, ProcessContext)>,
+    array: SetAssoc<u64, ProcessContext>,
 }
 
 #[inline]
 fn index(did: DeviceId, pid: ProcessId) -> u64 {
     u64::from(pid.0) ^ u64::from(did.0).rotate_left(5)
+}
+
+/// The tag: device ID above process ID.
+#[inline]
+fn key(did: DeviceId, pid: ProcessId) -> u64 {
+    (u64::from(did.0) << 20) | u64::from(pid.0)
 }
 
 impl Pdtc {
@@ -26,12 +32,12 @@ impl Pdtc {
     /// The process context of `(did, pid)`, if cached.
     #[inline]
     pub fn lookup(&mut self, did: DeviceId, pid: ProcessId) -> Option<&ProcessContext> {
-        self.array.lookup(index(did, pid), |e| e.0 == did && e.1 == pid).map(|e| &e.2)
+        self.array.lookup(index(did, pid), key(did, pid))
     }
 
     /// Caches a process context.
     pub fn insert(&mut self, did: DeviceId, pid: ProcessId, pc: ProcessContext) {
-        self.array.insert(index(did, pid), (did, pid, pc), |e| e.0 == did && e.1 == pid);
+        self.array.insert(index(did, pid), key(did, pid), pc);
     }
 
     /// `IODIR.INVAL_PDT` (one process of one device), or the PDT part of
@@ -43,8 +49,8 @@ impl Pdtc {
                 self.array.clear();
                 n
             }
-            (Some(d), None) => self.array.invalidate(|e| e.0 == d),
-            (Some(d), Some(p)) => self.array.invalidate(|e| e.0 == d && e.1 == p),
+            (Some(d), None) => self.array.invalidate(|&k, _| k >> 20 == u64::from(d.0)),
+            (Some(d), Some(p)) => self.array.invalidate(|&k, _| k == key(d, p)),
         }
     }
 

@@ -20,8 +20,8 @@ use crate::fault::{Cause, FaultRecord};
 use crate::iotlb::{perm, AddressSpace, IotlbEntry};
 use crate::memory::{AccessFault, Memory};
 use crate::pte::{Pte, Scheme};
-use crate::regs::{IommuMode, Regs};
-use crate::request::{Access, Request, Response};
+use crate::regs::Regs;
+use crate::request::{Access, Request, Response, Status};
 use crate::stats::Counters;
 use crate::walker::{pte_from_word, pte_into_word, Leaf, PteFeatures, StageKind, StageWalk, WalkParams, WalkStep};
 
@@ -190,6 +190,8 @@ pub struct Translation {
     req: Request,
     wait: Wait,
     epoch: u64,
+    /// Address bits at or above `capabilities.PAS`.
+    beyond_pas: u64,
     dtf: bool,
     extended: bool,
     dir_level: u8,
@@ -212,7 +214,10 @@ pub struct Translation {
     gpa: u64,
     source: Source,
     op: MemOp,
-    response: Response,
+    status: Status,
+    out_spa: u64,
+    fault_record: FaultRecord,
+    suppressed: bool,
     reads: u32,
     writes: u32,
 }
@@ -225,6 +230,7 @@ impl Translation {
             req,
             wait: Wait::Nothing,
             epoch: 0,
+            beyond_pas: 0,
             dtf: false,
             extended: false,
             dir_level: 0,
@@ -247,7 +253,10 @@ impl Translation {
             gpa: 0,
             source: Source::Pending,
             op: MemOp::default(),
-            response: Response::success(Spa(0)),
+            status: Status::Success,
+            out_spa: 0,
+            fault_record: FaultRecord::for_request(&req, Cause(0), 0),
+            suppressed: false,
             reads: 0,
             writes: 0,
         }
@@ -300,8 +309,17 @@ impl Translation {
     }
 
     /// The answer, once [`Step::Done`] was returned.
-    pub fn response(&self) -> &Response {
-        &self.response
+    ///
+    /// The answer is kept as separate fields and assembled here, so that reading
+    /// a success does not load the bytes of a fault record written (or not) just
+    /// before.
+    #[inline]
+    pub fn response(&self) -> Response {
+        if self.status == Status::Success {
+            Response::success(Spa(self.out_spa))
+        } else {
+            Response { status: self.status, spa: Spa(0), fault: Some(self.fault_record), suppressed: self.suppressed }
+        }
     }
 
     /// Where the answer came from (once done).
@@ -394,7 +412,7 @@ impl Translation {
     /// cannot reach memory: the caller reports the access fault its table gives.
     #[inline]
     fn counted_access<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, addr: u64, words: u8, write: bool) -> bool {
-        if !env.regs.capabilities.spa_in_range(Spa(addr + u64::from(words) * 8 - 1)) {
+        if (addr + u64::from(words) * 8 - 1) & self.beyond_pas != 0 {
             return false;
         }
         if write {
@@ -414,14 +432,18 @@ impl Translation {
         self.source = Source::Fault;
         env.counters.translations += 1;
         env.counters.faults += 1;
-        self.response = Response::fault(FaultRecord::for_request(&self.req, cause, iotval2), self.dtf);
+        let r = Response::fault(FaultRecord::for_request(&self.req, cause, iotval2), self.dtf);
+        self.status = r.status;
+        self.fault_record = r.fault.unwrap_or(self.fault_record);
+        self.suppressed = r.suppressed;
         Step::Done
     }
 
     fn success<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, spa: u64, source: Source) -> Step {
         self.source = source;
         env.counters.translations += 1;
-        self.response = Response::success(Spa(spa));
+        self.status = Status::Success;
+        self.out_spa = spa;
         Step::Done
     }
 
@@ -442,23 +464,29 @@ impl Translation {
 
     // ---- device context -------------------------------------------------------
 
-    #[inline(never)]
+    #[inline(always)]
     fn begin<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
         self.epoch = env.caches.epoch;
         let regs = env.regs;
-        let levels = match regs.ddtp.mode() {
-            IommuMode::Off | IommuMode::Reserved(_) => return self.fault(env, Cause::ALL_DISALLOWED, 0),
+        let pas = regs.capabilities.pas();
+        self.beyond_pas = if pas == 0 || pas >= 64 { 0 } else { !((1u64 << pas) - 1) };
+        // iommu_mode: 0 Off, 1 Bare, 2-4 one to three DDT levels, others reserved
+        // (and so never written: WARL) and treated as Off.
+        let mode = (regs.ddtp.0 & 0xf) as u32;
+        if mode == 1 {
             // Untranslated requests pass through untouched in Bare mode.
-            IommuMode::Bare => return self.success(env, self.req.iova.0, Source::Bare),
-            m => m.levels().unwrap_or(1),
-        };
+            return self.success(env, self.req.iova.0, Source::Bare);
+        }
+        if !(2..=4).contains(&mode) {
+            return self.fault(env, Cause::ALL_DISALLOWED, 0);
+        }
+        let levels = mode - 1;
         self.extended = regs.capabilities.msi_flat();
-        let did = self.req.device_id.0;
-        // Step 5: a device ID wider than the mode supports. No device context is
-        // located, so DTF is taken as 0 and the fault is reported.
-        let (ddi1, ddi2) =
-            if self.extended { ((did >> 6) & 0x1ff, did >> 15) } else { ((did >> 7) & 0x1ff, did >> 16) };
-        if (levels < 3 && ddi2 != 0) || (levels < 2 && ddi1 != 0) {
+        // Step 5: a device ID wider than the mode supports (DDI[0] is 6 or 7 bits,
+        // DDI[1] 9). No device context is located, so DTF is taken as 0 and the
+        // fault is reported.
+        let width = if self.extended { 6 } else { 7 } + 9 * (levels - 1);
+        if width < 24 && self.req.device_id.0 >> width != 0 {
             return self.fault(env, Cause::TRANSACTION_DISALLOWED, 0);
         }
         if let Some(dc) = env.caches.ddtc.lookup(self.req.device_id) {
@@ -531,7 +559,7 @@ impl Translation {
     }
 
     /// Steps 7 and 9-13 of "Process to translate an IOVA".
-    #[inline(never)]
+    #[inline(always)]
     fn have_dc<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
         let dc = self.dc;
         self.dtf = dc.dtf();
@@ -651,7 +679,7 @@ impl Translation {
     }
 
     /// Step 17 onwards: both stages are known.
-    #[inline(never)]
+    #[inline(always)]
     fn set_stages<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, fs_mode: u8, root: u64, pscid: u32) -> Step {
         let fs_scheme = Scheme::first_stage(fs_mode, self.dc.sxl());
         self.fs_active = fs_scheme.is_some();

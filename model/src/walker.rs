@@ -262,7 +262,7 @@ impl StageWalk {
     }
 
     /// Resumes with the PTE read at [`StageWalk::pte_addr`].
-    #[inline]
+    #[inline(always)]
     pub fn pte(&mut self, pte: Pte) -> WalkStep {
         debug_assert_eq!(self.state, State::AwaitPte);
         let s = self.p.scheme;
