@@ -16,14 +16,16 @@
 //! Emptying the caches is not counted: the loop is timed with and without the
 //! translations and the difference is reported.
 
+use crate::{CmdResult, Outcome};
 use anyhow::Result;
 use iommu_model::context::DeviceContext;
 use iommu_model::pte::{bits, Scheme};
-use iommu_model::tables::{self, tc, DeviceDirectory, PageTable, Pages, Space};
+use iommu_model::tables::{self, tc, DeviceDirectory, PageSize, PageTable, Pages, Space};
 use iommu_model::{
     Access, CacheConfig, Capabilities, Ddtp, DeviceId, Fctl, Iommu, Iova, Regs, Request, SparseMemory, Status,
 };
 use std::hint::black_box;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 const CAPS: u64 = 0x10 | (1 << 9) | (1 << 17) | (1 << 24) | (46 << 32);
@@ -92,7 +94,7 @@ fn hits() -> Result<Workload> {
         let pt = single_stage_device(&mut mem, &mut pages, &ddt, d)?;
         for p in 0..8u64 {
             let iova = 0x4000_0000 + (u64::from(d) << 24) + p * 4096;
-            pt.map(&mut mem, &mut pages, iova, 0x1_0000_0000 + (u64::from(d) << 24) + p * 4096, 0, URW, false)?;
+            pt.map(&mut mem, &mut pages, iova, 0x1_0000_0000 + (u64::from(d) << 24) + p * 4096, PageSize::K4, URW)?;
         }
     }
     for i in 0..4096u64 {
@@ -110,7 +112,7 @@ fn cold_sv39() -> Result<Workload> {
     let mut iovas = Vec::new();
     for i in 0..SPAN_PAGES {
         let iova = 0x10_0000_0000 + i * 4096;
-        pt.map(&mut mem, &mut pages, iova, 0x1_0000_0000 + (rng.next() % (1 << 20)) * 4096, 0, URW, false)?;
+        pt.map(&mut mem, &mut pages, iova, 0x1_0000_0000 + (rng.next() % (1 << 20)) * 4096, PageSize::K4, URW)?;
         iovas.push(iova);
     }
     let reqs = (0..4096).map(|i| read(0x1_0000, iovas[(rng.next() as usize + i) % iovas.len()])).collect();
@@ -129,7 +131,7 @@ fn cold_two_stage() -> Result<Workload> {
     // Guest RAM: 16 MiB at SPA 0x1_0000_0000, mapped by 4 KiB G-stage pages.
     let g = PageTable::new(&mut mem, &mut pages, Space::Host, Scheme::SV39X4)?;
     for p in 0..(16u64 << 8) {
-        g.map(&mut mem, &mut pages, p * 4096, 0x1_0000_0000 + p * 4096, 0, URW, false)?;
+        g.map(&mut mem, &mut pages, p * 4096, 0x1_0000_0000 + p * 4096, PageSize::K4, URW)?;
     }
     let mut guest = Pages::new(0x10_0000, 0x100_0000);
     let fs = PageTable::new(&mut mem, &mut guest, Space::Guest(g), Scheme::SV39)?;
@@ -145,7 +147,7 @@ fn cold_two_stage() -> Result<Workload> {
     let mut iovas = Vec::new();
     for i in 0..SPAN_PAGES {
         let iova = 0x10_0000_0000 + i * 4096;
-        fs.map(&mut mem, &mut guest, iova, 0x10_0000 + (rng.next() % 3072) * 4096, 0, URW, false)?;
+        fs.map(&mut mem, &mut guest, iova, 0x10_0000 + (rng.next() % 3072) * 4096, PageSize::K4, URW)?;
         iovas.push(iova);
     }
     let reqs = (0..4096).map(|i| read(0x2_0000, iovas[(rng.next() as usize + i) % iovas.len()])).collect();
@@ -232,4 +234,43 @@ pub fn measure(w: &mut Workload, budget: Duration) -> Result<Measurement> {
         clear_ns: clear.as_secs_f64() * 1e9 / count,
         reads_per: reads as f64 / count,
     })
+}
+
+/// Options of `iommu bench`.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Seconds to run each workload.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Run only the workloads whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+}
+
+/// Runs `iommu bench`.
+pub fn run(args: &BenchArgs, out: &mut dyn Write) -> CmdResult {
+    let budget = Duration::from_secs_f64(args.seconds.max(0.0));
+    writeln!(
+        out,
+        "{:<16} {:>14} {:>10} {:>12} {:>12}  what",
+        "workload", "translations/s", "ns each", "reads each", "clear ns"
+    )?;
+    for mut w in workloads()? {
+        if args.only.as_deref().is_some_and(|o| !w.name.contains(o)) {
+            continue;
+        }
+        let m = measure(&mut w, budget)?;
+        writeln!(
+            out,
+            "{:<16} {:>12.2} M {:>10.1} {:>12.1} {:>12.1}  {}",
+            w.name,
+            m.per_second / 1e6,
+            m.ns,
+            m.reads_per,
+            m.clear_ns,
+            w.what
+        )?;
+        out.flush()?;
+    }
+    Ok(Outcome::Ok)
 }

@@ -161,7 +161,7 @@ pub fn decode(words: [u64; 2], regs: &Regs) -> Result<Command, CommandError> {
                 return Err(CommandError::Illegal("IOFENCE.C WSI without wired interrupts"));
             }
             let av = bit(w0, 10);
-            let write = av.then(|| ((w1 & ((1 << 62) - 1)) << 2, (w0 >> 32) as u32));
+            let write = av.then_some(((w1 & ((1 << 62) - 1)) << 2, (w0 >> 32) as u32));
             Ok(Command::IofenceC { write, wsi, pr: bit(w0, 12), pw: bit(w0, 13) })
         }
         IODIR => {

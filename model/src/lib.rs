@@ -18,6 +18,9 @@
 //! replaced by direct calls ([`Translator::command`], [`Translator::drain_faults`]).
 
 #![warn(missing_docs)]
+// Literals are grouped by the fields they hold (a 20-bit PID as 3/9/8 bits, a PPN
+// and a page offset), not by nibbles.
+#![allow(clippy::unusual_byte_groupings)]
 
 pub mod addr;
 pub mod cache;

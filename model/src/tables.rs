@@ -85,6 +85,25 @@ pub fn pdt_mode_bits(mode: PdtMode) -> u64 {
     }
 }
 
+/// The size of a mapping: a leaf at a level (0 for 4 KiB, 1 for 2 MiB or 4 MiB,
+/// ...), or a 64 KiB Svnapot region of 16 level-0 PTEs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageSize {
+    /// A leaf at this level.
+    Level(u8),
+    /// A 64 KiB NAPOT region.
+    Napot64K,
+}
+
+impl PageSize {
+    /// 4 KiB.
+    pub const K4: PageSize = PageSize::Level(0);
+    /// 2 MiB (Sv39/48/57 and x4).
+    pub const M2: PageSize = PageSize::Level(1);
+    /// 1 GiB.
+    pub const G1: PageSize = PageSize::Level(2);
+}
+
 /// A bump allocator of zeroed 4 KiB pages in one address space (host-physical,
 /// or a guest's physical space).
 #[derive(Clone, Debug)]
@@ -240,23 +259,24 @@ impl PageTable {
         space.write(mem, addr & !7, raw)
     }
 
-    /// Maps the page of `level` (0: 4 KiB, 1: 2 MiB, ...) at `va` to `pa`, with
-    /// leaf `flags` (R/W/X/U/G/A/D and, for 64-bit PTEs, PBMT). Intermediate
-    /// tables come from `pages`. With `napot`, maps a 64 KiB NAPOT region (16
-    /// PTEs with N set; `level` must be 0).
+    /// Maps the page of `size` at `va` to `pa`, with leaf `flags` (R/W/X/U/G/A/D
+    /// and, for 64-bit PTEs, PBMT). Intermediate tables come from `pages`.
     pub fn map(
         &self,
         mem: &mut (impl Memory + ?Sized),
         pages: &mut Pages,
         va: u64,
         pa: u64,
-        level: u8,
+        size: PageSize,
         flags: u64,
-        napot: bool,
     ) -> Result<(), TableError> {
         let s = self.scheme;
-        let size = if napot { 1 << 16 } else { 1u64 << s.page_shift(level) };
-        if va % size != 0 || pa % size != 0 {
+        let (level, napot) = match size {
+            PageSize::Level(l) => (l, false),
+            PageSize::Napot64K => (0, true),
+        };
+        let bytes = if napot { 1 << 16 } else { 1u64 << s.page_shift(level) };
+        if !va.is_multiple_of(bytes) || !pa.is_multiple_of(bytes) {
             return Err(TableError::Misaligned(va | pa));
         }
         let mut table = self.root;
@@ -566,10 +586,10 @@ mod tests {
         let mut pages = Pages::new(0x8000_0000, 0x8100_0000);
         let pt = PageTable::new(&mut mem, &mut pages, Space::Host, Scheme::SV48).unwrap();
         let rw = bits::R | bits::W | bits::A | bits::D;
-        pt.map(&mut mem, &mut pages, 0x1000, 0x9000, 0, rw, false).unwrap();
-        pt.map(&mut mem, &mut pages, 0x4020_0000, 0x1_0000_0000, 1, rw, false).unwrap();
-        pt.map(&mut mem, &mut pages, 0x80_0000_0000, 0x40_0000_0000, 2, rw, false).unwrap();
-        pt.map(&mut mem, &mut pages, 0x5_0000, 0x7_0000, 0, rw, true).unwrap();
+        pt.map(&mut mem, &mut pages, 0x1000, 0x9000, PageSize::K4, rw).unwrap();
+        pt.map(&mut mem, &mut pages, 0x4020_0000, 0x1_0000_0000, PageSize::M2, rw).unwrap();
+        pt.map(&mut mem, &mut pages, 0x80_0000_0000, 0x40_0000_0000, PageSize::G1, rw).unwrap();
+        pt.map(&mut mem, &mut pages, 0x5_0000, 0x7_0000, PageSize::Napot64K, rw).unwrap();
         assert_eq!(pt.lookup(&mut mem, 0x1abc).unwrap().0, 0x9abc);
         assert_eq!(pt.lookup(&mut mem, 0x4030_0004).unwrap().0, 0x1_0010_0004);
         assert_eq!(pt.lookup(&mut mem, 0x80_1234_5678).unwrap().0, 0x40_1234_5678);
@@ -577,8 +597,8 @@ mod tests {
         assert!(pt.lookup(&mut mem, 0x2000).is_none());
         assert_eq!(pt.unmap(&mut mem, 0x5_3000).unwrap(), Some(1 << 16));
         assert!(pt.lookup(&mut mem, 0x5_f008).is_none());
-        assert!(pt.map(&mut mem, &mut pages, 0x4020_1000, 0, 0, rw, false).is_err(), "inside a superpage");
-        assert!(pt.map(&mut mem, &mut pages, 0x1000, 0x1000, 1, rw, false).is_err(), "misaligned");
+        assert!(pt.map(&mut mem, &mut pages, 0x4020_1000, 0, PageSize::K4, rw).is_err(), "inside a superpage");
+        assert!(pt.map(&mut mem, &mut pages, 0x1000, 0x1000, PageSize::M2, rw).is_err(), "misaligned");
     }
 
     #[test]
@@ -588,10 +608,11 @@ mod tests {
         let g = PageTable::new(&mut mem, &mut host, Space::Host, Scheme::SV39X4).unwrap();
         assert_eq!(g.root % 0x4000, 0, "x4 roots are 16 KiB aligned");
         // Guest RAM: GPA 0 .. 2 MiB at SPA 0x9000_0000.
-        g.map(&mut mem, &mut host, 0, 0x9000_0000, 1, bits::R | bits::W | bits::U | bits::A | bits::D, false).unwrap();
+        g.map(&mut mem, &mut host, 0, 0x9000_0000, PageSize::M2, bits::R | bits::W | bits::U | bits::A | bits::D)
+            .unwrap();
         let mut guest = Pages::new(0x1000, 0x20_0000);
         let fs = PageTable::new(&mut mem, &mut guest, Space::Guest(g), Scheme::SV39).unwrap();
-        fs.map(&mut mem, &mut guest, 0x4000_0000, 0x3000, 0, bits::R | bits::A, false).unwrap();
+        fs.map(&mut mem, &mut guest, 0x4000_0000, 0x3000, PageSize::K4, bits::R | bits::A).unwrap();
         assert_eq!(fs.lookup(&mut mem, 0x4000_0010).unwrap().0, 0x3010);
         // The root lives at guest page 1, host 0x9000_1000.
         assert_eq!(fs.root, 0x1000);

@@ -14,7 +14,7 @@ use crate::memory::{Memory, SparseMemory};
 use crate::pte::{bits, Pte, Scheme};
 use crate::regs::{Capabilities, Ddtp, Fctl, Regs};
 use crate::request::{Access, Request, Response, Status};
-use crate::tables::{self, pc_ta, tc, DeviceDirectory, PageTable, Pages, ProcessDirectory, Space};
+use crate::tables::{self, pc_ta, tc, DeviceDirectory, PageSize, PageTable, Pages, ProcessDirectory, Space};
 use crate::translator::Translator;
 
 const SV39: u64 = 1 << 9;
@@ -89,7 +89,7 @@ impl World {
     fn vm(&mut self, gflags: u64) -> (PageTable, Pages) {
         let g = self.host_table(Scheme::SV39X4);
         for i in 0..32u64 {
-            g.map(&mut self.mem, &mut self.pages, i << 21, 0x9000_0000 + (i << 21), 1, gflags, false).unwrap();
+            g.map(&mut self.mem, &mut self.pages, i << 21, 0x9000_0000 + (i << 21), PageSize::M2, gflags).unwrap();
         }
         (g, Pages::new(0x10_0000, 0x400_0000))
     }
@@ -203,7 +203,7 @@ fn ddt_faults_are_reported_regardless_of_dtf() {
 fn ddt_non_leaf_reserved_bits_are_misconfigured() {
     let mut w = World::new(ALL);
     w.single_stage(0x1_0203, Scheme::SV39, 0);
-    let root_entry = Spa(w.ddt.root + 8 * 1); // DDI[2] of 0x1_0203 is 1
+    let root_entry = Spa(w.ddt.root + 8); // DDI[2] of 0x1_0203 is 1: the second entry
     let e = w.mem.peek(root_entry);
     w.mem.poke(root_entry, e | (1 << 5));
     assert_eq!(cause(&w.translate(req(0x1_0203, 0, Access::Read))), Some(259));
@@ -283,7 +283,7 @@ fn pc(pt: &PageTable, ta: u64) -> ProcessContext {
 fn transaction_type_disallowed_cases() {
     let mut w = World::new(ALL);
     let (pdt, pt) = pdt_device(&mut w, 2, PdtMode::Pd8, 0);
-    pt.map(&mut w.mem, &mut w.pages, 0x4000, 0x7000, 0, URW, false).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x4000, 0x7000, PageSize::K4, URW).unwrap();
     pdt.set(&mut w.mem, &mut w.pages, 5, &pc(&pt, 7 << 12)).unwrap();
     // A process ID wider than PD8 allows.
     let r = w.translate(with_pid(req(2, 0x4000, Access::Read), 0x100, false));
@@ -303,7 +303,7 @@ fn transaction_type_disallowed_cases() {
 fn no_process_id_uses_pid_zero_only_with_dpe() {
     let mut w = World::new(ALL);
     let (pdt, pt) = pdt_device(&mut w, 2, PdtMode::Pd17, tc::DPE);
-    pt.map(&mut w.mem, &mut w.pages, 0x4000, 0x7000, 0, URW, false).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x4000, 0x7000, PageSize::K4, URW).unwrap();
     pdt.set(&mut w.mem, &mut w.pages, 0, &pc(&pt, 0)).unwrap();
     let r = w.translate(req(2, 0x4000, Access::Read));
     assert_eq!(r.spa, Spa(0x7000));
@@ -317,8 +317,8 @@ fn no_process_id_uses_pid_zero_only_with_dpe() {
 fn supervisor_requests_follow_ens_and_sum() {
     let mut w = World::new(ALL);
     let (pdt, pt) = pdt_device(&mut w, 2, PdtMode::Pd20, 0);
-    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x9000, 0, URWX, false).unwrap();
-    pt.map(&mut w.mem, &mut w.pages, 0x2000, 0xa000, 0, RW | bits::X, false).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x9000, PageSize::K4, URWX).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x2000, 0xa000, PageSize::K4, RW | bits::X).unwrap();
     pdt.set(&mut w.mem, &mut w.pages, 0xf_0001, &pc(&pt, pc_ta::ENS)).unwrap();
     pdt.set(&mut w.mem, &mut w.pages, 0xf_0002, &pc(&pt, pc_ta::ENS | pc_ta::SUM)).unwrap();
     let s = |w: &mut World, pid, iova, access| w.translate(with_pid(req(2, iova, access), pid, true));
@@ -437,7 +437,7 @@ fn sv39_sv48_sv57_map_every_page_size() {
             if pa == 0 || level > 3 {
                 continue;
             }
-            pt.map(&mut w.mem, &mut w.pages, va, pa, level, URW, false).unwrap();
+            pt.map(&mut w.mem, &mut w.pages, va, pa, PageSize::Level(level), URW).unwrap();
             let r = w.translate(req(1, va + size / 2 + 8, Access::Read));
             assert_eq!(r.spa, Spa(pa + size / 2 + 8), "{scheme:?} level {level}");
         }
@@ -458,7 +458,7 @@ fn non_leaf_ptes_with_a_d_u_or_reserved_bits_fault() {
     for bad in [bits::A, bits::D, bits::U, 1 << 55, 1 << 61, bits::N] {
         let mut w = World::new(ALL);
         let pt = w.single_stage(1, Scheme::SV39, 0);
-        pt.map(&mut w.mem, &mut w.pages, 0x4000_0000, 0x8000_0000, 0, URW, false).unwrap();
+        pt.map(&mut w.mem, &mut w.pages, 0x4000_0000, 0x8000_0000, PageSize::K4, URW).unwrap();
         let a = pt.pte_addr(&mut w.mem, 0x4000_0000, 2).unwrap().unwrap();
         let pte = pt.pte_at(&mut w.mem, a).unwrap();
         pt.set_pte_at(&mut w.mem, a, Pte(pte.0 | bad)).unwrap();
@@ -471,7 +471,7 @@ fn leaf_reserved_bits_follow_svpbmt_and_svrsw60t59b() {
     let leaf = |caps: u64, extra: u64| {
         let mut w = World::new(caps);
         let pt = w.single_stage(1, Scheme::SV39, 0);
-        pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, 0, URW | extra, false).unwrap();
+        pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, PageSize::K4, URW | extra).unwrap();
         w.translate(req(1, 0x1000, Access::Read)).status
     };
     assert_eq!(leaf(ALL, 1 << 61), Status::Success, "PBMT=NC with Svpbmt");
@@ -486,14 +486,14 @@ fn leaf_reserved_bits_follow_svpbmt_and_svrsw60t59b() {
 fn permissions_and_misaligned_superpages() {
     let mut w = World::new(ALL);
     let pt = w.single_stage(1, Scheme::SV39, 0);
-    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, 0, bits::R | bits::U | bits::A, false).unwrap();
-    pt.map(&mut w.mem, &mut w.pages, 0x3000, 0x4000, 0, bits::X | bits::U | bits::A, false).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, PageSize::K4, bits::R | bits::U | bits::A).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x3000, 0x4000, PageSize::K4, bits::X | bits::U | bits::A).unwrap();
     assert_eq!(cause(&w.translate(req(1, 0x1000, Access::Write))), Some(15));
     assert_eq!(cause(&w.translate(req(1, 0x1000, Access::Exec))), Some(12));
     assert_eq!(w.translate(req(1, 0x3000, Access::Exec)).spa, Spa(0x4000), "execute-only page");
     assert_eq!(cause(&w.translate(req(1, 0x3000, Access::Read))), Some(13));
     // A 2 MiB leaf whose PPN is not 2 MiB aligned.
-    pt.map(&mut w.mem, &mut w.pages, 0x20_0000, 0x40_0000, 1, URW, false).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x20_0000, 0x40_0000, PageSize::M2, URW).unwrap();
     pt.set_leaf_pte(&mut w.mem, 0x20_0000, Pte((0x401 << 10) | bits::V | URW)).unwrap();
     assert_eq!(cause(&w.translate(req(1, 0x20_0000, Access::Read))), Some(13));
 }
@@ -502,7 +502,7 @@ fn permissions_and_misaligned_superpages() {
 fn napot_64k_translates_the_whole_region() {
     let mut w = World::new(ALL);
     let pt = w.single_stage(1, Scheme::SV48, 0);
-    pt.map(&mut w.mem, &mut w.pages, 0x7_0000, 0x1230_0000, 0, URW, true).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x7_0000, 0x1230_0000, PageSize::Napot64K, URW).unwrap();
     for off in [0u64, 0x5008, 0xfff8] {
         assert_eq!(w.translate(req(1, 0x7_0000 + off, Access::Write)).spa, Spa(0x1230_0000 + off));
     }
@@ -516,7 +516,7 @@ fn first_stage_a_and_d_are_set_in_memory_with_sade_and_fault_without() {
     for sade in [false, true] {
         let mut w = World::new(ALL);
         let pt = w.single_stage(1, Scheme::SV39, if sade { tc::SADE } else { 0 });
-        pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, 0, bits::R | bits::W | bits::U, false).unwrap();
+        pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, PageSize::K4, bits::R | bits::W | bits::U).unwrap();
         let (addr, _) = pt.find_leaf(&mut w.mem, 0x1000).unwrap().unwrap();
         let r = w.run(configs()[1], &[req(1, 0x1000, Access::Read)]);
         if !sade {
@@ -536,7 +536,7 @@ fn first_stage_a_and_d_are_set_in_memory_with_sade_and_fault_without() {
 fn a_cached_read_translation_still_sets_d_on_the_first_write() {
     let mut w = World::new(ALL);
     let pt = w.single_stage(1, Scheme::SV39, tc::SADE);
-    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, 0, bits::R | bits::W | bits::U, false).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, PageSize::K4, bits::R | bits::W | bits::U).unwrap();
     let (addr, _) = pt.find_leaf(&mut w.mem, 0x1000).unwrap().unwrap();
     let mut m = Iommu::with_regs(configs()[1], w.regs);
     m.translate(&mut w.mem, &req(1, 0x1000, Access::Read));
@@ -570,7 +570,7 @@ fn two_stage_device(w: &mut World, gflags: u64, extra_tc: u64) -> (PageTable, Pa
 fn two_stage_translation_goes_through_both_tables() {
     let mut w = World::new(ALL);
     let (_g, mut guest, fs) = two_stage_device(&mut w, URWX, 0);
-    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x1_5000, 0, URW, false).unwrap();
+    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x1_5000, PageSize::K4, URW).unwrap();
     let r = w.translate(req(6, 0x4000_0123, Access::Read));
     assert_eq!(r.spa, Spa(0x9000_0000 + 0x1_5123));
 }
@@ -579,7 +579,7 @@ fn two_stage_translation_goes_through_both_tables() {
 fn g_stage_leaf_with_u_clear_is_a_guest_page_fault_with_the_gpa() {
     let mut w = World::new(ALL);
     let (g, mut guest, fs) = two_stage_device(&mut w, URWX, 0);
-    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x20_5000, 0, URW, false).unwrap();
+    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x20_5000, PageSize::K4, URW).unwrap();
     // The data page's G-stage leaf (GPA 2 MiB..4 MiB) loses U.
     g.set_leaf_pte(&mut w.mem, 0x20_0000, Pte(((0x9020_0000u64 >> 12) << 10) | bits::V | RW)).unwrap();
     let f = reported(&w.translate(req(6, 0x4000_0010, Access::Read))).unwrap();
@@ -593,7 +593,7 @@ fn g_stage_leaf_with_u_clear_is_a_guest_page_fault_with_the_gpa() {
 fn implicit_first_stage_reads_fault_with_iotval2_bit0() {
     let mut w = World::new(ALL);
     let (g, mut guest, fs) = two_stage_device(&mut w, URWX, 0);
-    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x20_5000, 0, URW, false).unwrap();
+    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x20_5000, PageSize::K4, URW).unwrap();
     // The G-stage page holding the first-stage root is made non-readable.
     let root_gpa = fs.root;
     let leaf_gpa = root_gpa & !0x1f_ffff;
@@ -613,7 +613,7 @@ fn implicit_first_stage_ad_update_needs_g_stage_write_and_reports_bit1() {
     // the G-stage page holding that PTE is read-only.
     let mut w = World::new(ALL);
     let (g, mut guest, fs) = two_stage_device(&mut w, bits::R | bits::U | bits::A | bits::D, tc::SADE | tc::GADE);
-    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x20_5000, 0, bits::R | bits::W | bits::U, false).unwrap();
+    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x20_5000, PageSize::K4, bits::R | bits::W | bits::U).unwrap();
     let (leaf_gpa, _) = fs.find_leaf(&mut w.mem, 0x4000_0000).unwrap().unwrap();
     // Data pages stay writable.
     g.set_leaf_pte(&mut w.mem, 0x20_0000, Pte((((0x9000_0000u64 + 0x20_0000) >> 12) << 10) | bits::V | URW)).unwrap();
@@ -628,7 +628,7 @@ fn implicit_first_stage_ad_update_needs_g_stage_write_and_reports_bit1() {
 fn g_stage_a_d_updates_with_gade() {
     let mut w = World::new(ALL);
     let (g, mut guest, fs) = two_stage_device(&mut w, URWX, tc::GADE);
-    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x20_5000, 0, URW, false).unwrap();
+    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x20_5000, PageSize::K4, URW).unwrap();
     g.set_leaf_pte(
         &mut w.mem,
         0x20_0000,
@@ -642,7 +642,7 @@ fn g_stage_a_d_updates_with_gade() {
     // Without GADE the same leaf faults.
     let mut w = World::new(ALL);
     let (g, mut guest, fs) = two_stage_device(&mut w, URWX, 0);
-    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x20_5000, 0, URW, false).unwrap();
+    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x20_5000, PageSize::K4, URW).unwrap();
     g.set_leaf_pte(
         &mut w.mem,
         0x20_0000,
@@ -673,7 +673,7 @@ fn g_stage_only_checks_gpa_width() {
 fn first_stage_pte_access_faults_are_of_the_original_type() {
     let mut w = World::new(ALL);
     let pt = w.single_stage(1, Scheme::SV39, 0);
-    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, 0, URWX, false).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, PageSize::K4, URWX).unwrap();
     let (addr, _) = pt.find_leaf(&mut w.mem, 0x1000).unwrap().unwrap();
     w.mem.mark_bad(Spa(addr));
     for (access, want) in [(Access::Read, 5u16), (Access::Write, 7), (Access::Exec, 1)] {
@@ -685,7 +685,7 @@ fn first_stage_pte_access_faults_are_of_the_original_type() {
 fn table_pointers_beyond_pas_are_access_faults() {
     let mut w = World::new(ALL);
     let pt = w.single_stage(1, Scheme::SV39, 0);
-    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, 0, URW, false).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, PageSize::K4, URW).unwrap();
     let a = pt.pte_addr(&mut w.mem, 0x1000, 2).unwrap().unwrap();
     // Point the root entry at a table beyond the 46-bit physical address space.
     pt.set_pte_at(&mut w.mem, a, Pte(((1u64 << 46 >> 12) << 10) | bits::V)).unwrap();
@@ -741,7 +741,7 @@ fn msi_writes_translate_through_the_msi_page_table() {
 fn iotlb_hits_after_a_walk_and_invalidation_makes_changes_visible() {
     let mut w = World::new(ALL);
     let pt = w.single_stage(1, Scheme::SV39, 0);
-    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, 0, URW, false).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, PageSize::K4, URW).unwrap();
     let mut m = Iommu::with_regs(configs()[1], w.regs);
     assert_eq!(m.translate(&mut w.mem, &req(1, 0x1000, Access::Read)).spa, Spa(0x2000));
     let reads = m.counters().walk_reads;
@@ -749,7 +749,7 @@ fn iotlb_hits_after_a_walk_and_invalidation_makes_changes_visible() {
     assert_eq!(m.counters().walk_reads, reads, "a hit reads no memory");
     // Remap without invalidating: the cached translation may still be used.
     pt.unmap(&mut w.mem, 0x1000).unwrap();
-    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x5000, 0, URW, false).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x5000, PageSize::K4, URW).unwrap();
     assert_eq!(m.translate(&mut w.mem, &req(1, 0x1000, Access::Read)).spa, Spa(0x2000));
     // IOTINVAL.VMA for another address leaves it; for this one drops it.
     m.command(&mut w.mem, encode::iotinval_vma(None, Some(0x42), Some((0x9000, false)), false)).unwrap();
@@ -762,7 +762,7 @@ fn iotlb_hits_after_a_walk_and_invalidation_makes_changes_visible() {
 fn iodir_inval_ddt_makes_a_new_device_context_visible() {
     let mut w = World::new(ALL);
     let pt = w.single_stage(1, Scheme::SV39, 0);
-    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, 0, URW, false).unwrap();
+    pt.map(&mut w.mem, &mut w.pages, 0x1000, 0x2000, PageSize::K4, URW).unwrap();
     let mut m = Iommu::with_regs(configs()[1], w.regs);
     assert_eq!(m.translate(&mut w.mem, &req(1, 0x1000, Access::Read)).status, Status::Success);
     let dc_addr = w.ddt.dc_addr(&mut w.mem, &mut w.pages, 1).unwrap();
@@ -775,12 +775,12 @@ fn iodir_inval_ddt_makes_a_new_device_context_visible() {
 fn iotinval_gvma_drops_translations_of_that_vm() {
     let mut w = World::new(ALL);
     let (g, mut guest, fs) = two_stage_device(&mut w, URWX, 0);
-    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x20_5000, 0, URW, false).unwrap();
+    fs.map(&mut w.mem, &mut guest, 0x4000_0000, 0x20_5000, PageSize::K4, URW).unwrap();
     let mut m = Iommu::with_regs(configs()[1], w.regs);
     assert_eq!(m.translate(&mut w.mem, &req(6, 0x4000_0000, Access::Read)).spa, Spa(0x9020_5000));
     // The hypervisor moves guest page 2 MiB..4 MiB.
     g.unmap(&mut w.mem, 0x20_0000).unwrap();
-    g.map(&mut w.mem, &mut w.pages, 0x20_0000, 0xa000_0000, 1, URWX, false).unwrap();
+    g.map(&mut w.mem, &mut w.pages, 0x20_0000, 0xa000_0000, PageSize::M2, URWX).unwrap();
     m.command(&mut w.mem, encode::iotinval_gvma(Some(4), Some((0x20_5000, false)), false)).unwrap();
     assert_eq!(m.translate(&mut w.mem, &req(6, 0x4000_0000, Access::Read)).spa, Spa(0x9020_5000), "other GSCID");
     m.command(&mut w.mem, encode::iotinval_gvma(Some(3), Some((0x21_0000, false)), false)).unwrap();
