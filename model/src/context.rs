@@ -114,6 +114,22 @@ impl DeviceContext {
         }
     }
 
+    /// Byte-swaps every doubleword (a device context read big-endian).
+    pub fn swap_bytes(&mut self) {
+        for w in [
+            &mut self.tc,
+            &mut self.iohgatp,
+            &mut self.ta,
+            &mut self.fsc,
+            &mut self.msiptp,
+            &mut self.msi_addr_mask,
+            &mut self.msi_addr_pattern,
+            &mut self.reserved,
+        ] {
+            *w = w.swap_bytes();
+        }
+    }
+
     /// `tc.V`.
     pub fn valid(&self) -> bool {
         bit(self.tc, 0)
@@ -217,7 +233,6 @@ impl DeviceContext {
     /// "Device-context configuration checks", in order. `Err` names the rule.
     pub fn check(&self, regs: &Regs) -> Result<(), &'static str> {
         let caps = regs.capabilities;
-        let fctl = regs.fctl;
         let extended = caps.msi_flat();
         // Rule 1: reserved bits. tc 63:32 and 23:12 (31:24 are custom); ta 11:0
         // and 39:32; the fsc reserved field 59:44 (both iosatp and pdtp).
@@ -250,7 +265,16 @@ impl DeviceContext {
                 return Err("reserved doubleword set");
             }
         }
-        // Rules 2-7: ATS, PRI, T2GPA.
+        // Rules 2-7: ATS, PRI, T2GPA (EN_ATS, EN_PRI, T2GPA, PRPR are bits 1-3, 6).
+        if self.tc & 0x4e != 0 {
+            self.check_ats(caps)?;
+        }
+        self.check_modes(regs)
+    }
+
+    /// Rules 2-7, for a context that sets any ATS-related bit.
+    #[cold]
+    fn check_ats(&self, caps: crate::regs::Capabilities) -> Result<(), &'static str> {
         if !caps.ats() && (self.en_ats() || self.en_pri() || self.prpr()) {
             return Err("EN_ATS/EN_PRI/PRPR without capabilities.ATS");
         }
@@ -269,6 +293,14 @@ impl DeviceContext {
         if self.t2gpa() && self.iohgatp_mode() == 0 {
             return Err("T2GPA with a Bare G-stage");
         }
+        Ok(())
+    }
+
+    /// Rules 8-21 and the recommended `msiptp` check.
+    fn check_modes(&self, regs: &Regs) -> Result<(), &'static str> {
+        let caps = regs.capabilities;
+        let fctl = regs.fctl;
+        let extended = caps.msi_flat();
         if self.pdtv() {
             // Rule 8: pdtp.MODE must be a supported mode.
             match self.pdt_mode() {

@@ -540,11 +540,10 @@ impl Translation {
 
     #[inline(never)]
     fn on_dc<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, words: &[u64]) -> Step {
-        let mut w = [0u64; 8];
-        for (d, s) in w.iter_mut().zip(words) {
-            *d = if env.regs.fctl.be() { s.swap_bytes() } else { *s };
+        let mut dc = DeviceContext::from_words(words);
+        if env.regs.fctl.be() {
+            dc.swap_bytes();
         }
-        let dc = DeviceContext::from_words(&w[..words.len()]);
         if !dc.valid() {
             return self.fault(env, Cause::DDT_NOT_VALID, 0);
         }
