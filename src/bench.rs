@@ -1,8 +1,9 @@
 //! `iommu bench`: translations per second of the golden model on one core.
 //!
 //! Three workloads, each on tables laid out by `iommu_model::tables`:
-//! - `hits`: four devices with Sv39 first stages, requests cycling over 32 pages
-//!   that the default IOTLB holds: every translation is a DDTC and IOTLB hit.
+//! - `hits-1dev` and `hits-4dev`: one or four devices with Sv39 first stages,
+//!   requests cycling over 8 pages per device that the default IOTLB holds: every
+//!   translation is a DDTC and IOTLB hit.
 //! - `cold-sv39`: one device, Sv39 with 4 KiB pages over a 2 MiB IOVA region
 //!   mapped to pages scattered over 4 GiB, requested in random order; before each
 //!   translation the IOTLB and the directory caches are emptied, so each one walks
@@ -87,10 +88,10 @@ fn single_stage_device(
     Ok(pt)
 }
 
-fn hits() -> Result<Workload> {
+fn hits(devices: u32, name: &'static str, what: &'static str) -> Result<Workload> {
     let (mut mem, mut pages, ddt, regs) = base_world()?;
     let mut reqs = Vec::new();
-    for d in 0..4u32 {
+    for d in 0..devices {
         let pt = single_stage_device(&mut mem, &mut pages, &ddt, d)?;
         for p in 0..8u64 {
             let iova = 0x4000_0000 + (u64::from(d) << 24) + p * 4096;
@@ -98,11 +99,11 @@ fn hits() -> Result<Workload> {
         }
     }
     for i in 0..4096u64 {
-        let d = (i % 4) as u32;
-        let p = (i / 4) % 8;
+        let d = (i % u64::from(devices)) as u32;
+        let p = (i / u64::from(devices)) % 8;
         reqs.push(read(d * 0x101 + 0x1_0000, 0x4000_0000 + (u64::from(d) << 24) + p * 4096 + (i % 64) * 64));
     }
-    Ok(Workload { name: "hits", what: "DDTC and IOTLB hits, 4 devices x 8 pages", cold: false, mem, regs, reqs })
+    Ok(Workload { name, what, cold: false, mem, regs, reqs })
 }
 
 fn cold_sv39() -> Result<Workload> {
@@ -163,7 +164,12 @@ fn cold_two_stage() -> Result<Workload> {
 
 /// The three workloads.
 pub fn workloads() -> Result<Vec<Workload>> {
-    Ok(vec![hits()?, cold_sv39()?, cold_two_stage()?])
+    Ok(vec![
+        hits(1, "hits-1dev", "DDTC and IOTLB hits, 1 device x 8 pages")?,
+        hits(4, "hits-4dev", "DDTC and IOTLB hits, 4 devices x 8 pages, interleaved")?,
+        cold_sv39()?,
+        cold_two_stage()?,
+    ])
 }
 
 /// One measurement.

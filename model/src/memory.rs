@@ -104,8 +104,15 @@ impl Hasher for PageHasher {
 pub type BuildPageHasher = BuildHasherDefault<PageHasher>;
 
 const WORDS_PER_PAGE: usize = 512;
-const RECENT: usize = 64;
+const RECENT: usize = 256;
 const NO_PAGE: u64 = u64::MAX;
+
+/// The slot of the recent-page table for a page number: low bits folded with the
+/// bits above them, so pages 1 MiB apart do not collide.
+#[inline]
+fn recent_slot(page: u64) -> usize {
+    ((page ^ (page >> 8)) as usize) & (RECENT - 1)
+}
 
 /// A sparse memory: 4 KiB pages allocated on first write, every other word reads
 /// as zero. Words can be marked bad, so that any access to them is an access fault.
@@ -154,7 +161,7 @@ impl SparseMemory {
     #[inline]
     fn page_of(&mut self, addr: u64) -> Option<usize> {
         let page = addr >> 12;
-        let slot = (page as usize) & (RECENT - 1);
+        let slot = recent_slot(page);
         if self.recent[slot].0 == page {
             return Some(self.recent[slot].1 as usize);
         }
@@ -165,14 +172,14 @@ impl SparseMemory {
     #[inline(never)]
     fn page_of_slow(&mut self, page: u64) -> Option<usize> {
         let i = *self.index.get(&page)?;
-        self.recent[(page as usize) & (RECENT - 1)] = (page, i);
+        self.recent[recent_slot(page)] = (page, i);
         Some(i as usize)
     }
 
     /// The word at `addr`, without access checks (zero if never written).
     pub fn peek(&self, addr: Spa) -> u64 {
         let page = addr.0 >> 12;
-        let slot = (page as usize) & (RECENT - 1);
+        let slot = recent_slot(page);
         let i = if self.recent[slot].0 == page { Some(self.recent[slot].1) } else { self.index.get(&page).copied() };
         i.map_or(0, |i| self.words[i as usize * WORDS_PER_PAGE + ((addr.0 >> 3) & 511) as usize])
     }
