@@ -88,6 +88,19 @@ pub mod perm {
     pub const GS_X: u16 = 1 << 9;
     /// D is set in every active stage's leaf, so writes need no update.
     pub const DIRTY: u16 = 1 << 10;
+
+    /// `FS` with the first-stage leaf's R, W, X, U and G (PTE bits 1-5 sit where
+    /// `FS_R`..`FS_G` do).
+    #[inline]
+    pub fn from_first_stage(pte: crate::pte::Pte) -> u16 {
+        FS | (pte.0 & 0x3e) as u16
+    }
+
+    /// `GS` with the G-stage leaf's R, W and X.
+    #[inline]
+    pub fn from_g_stage(pte: crate::pte::Pte) -> u16 {
+        GS | (((pte.0 >> 1) & 7) as u16) << 7
+    }
 }
 
 /// One cached translation.
@@ -186,8 +199,17 @@ pub struct AddrRange {
 /// The page sizes an entry can have; one probe per size present.
 const SHIFTS: [u8; 7] = [12, 16, 21, 22, 30, 39, 48];
 
+#[inline]
 fn class_of(shift: u8) -> usize {
-    SHIFTS.iter().position(|&s| s == shift).unwrap_or(0)
+    match shift {
+        12 => 0,
+        16 => 1,
+        21 => 2,
+        22 => 3,
+        30 => 4,
+        39 => 5,
+        _ => 6,
+    }
 }
 
 /// The IOTLB.
@@ -195,12 +217,14 @@ fn class_of(shift: u8) -> usize {
 pub struct Iotlb {
     array: SetAssoc<u128, IotlbEntry>,
     present: [u32; SHIFTS.len()],
+    /// Bit `c` set when `present[c]` is not zero.
+    present_mask: u8,
 }
 
 impl Iotlb {
     /// An empty IOTLB.
     pub fn new(geometry: Geometry) -> Self {
-        Iotlb { array: SetAssoc::new(geometry), present: [0; SHIFTS.len()] }
+        Iotlb { array: SetAssoc::new(geometry), present: [0; SHIFTS.len()], present_mask: 0 }
     }
 
     /// The geometry.
@@ -234,10 +258,11 @@ impl Iotlb {
     /// Finds the entry translating `iova` in `space`.
     #[inline]
     pub fn lookup(&mut self, space: AddressSpace, iova: u64) -> Option<&IotlbEntry> {
-        for (class, &shift) in SHIFTS.iter().enumerate() {
-            if self.present[class] == 0 {
-                continue;
-            }
+        let mut classes = self.present_mask;
+        while classes != 0 {
+            let class = classes.trailing_zeros() as usize;
+            classes &= classes - 1;
+            let shift = SHIFTS[class];
             let index = Self::index(space, iova, shift);
             let key = Self::key(space, iova, shift);
             if let Some(slot) = self.array.find(index, key) {
@@ -257,10 +282,20 @@ impl Iotlb {
         let before = self.array.len();
         let evicted = self.array.insert(idx, key, e);
         if let Some((_, old)) = evicted {
-            self.present[class_of(old.page_shift)] -= 1;
+            self.count(old.page_shift, -1);
         }
         if self.array.len() > before || evicted.is_some() {
-            self.present[class_of(e.page_shift)] += 1;
+            self.count(e.page_shift, 1);
+        }
+    }
+
+    fn count(&mut self, shift: u8, delta: i32) {
+        let c = class_of(shift);
+        self.present[c] = self.present[c].wrapping_add_signed(delta);
+        if self.present[c] == 0 {
+            self.present_mask &= !(1 << c);
+        } else {
+            self.present_mask |= 1 << c;
         }
     }
 
@@ -273,8 +308,11 @@ impl Iotlb {
             }
             k
         });
-        for (p, k) in self.present.iter_mut().zip(killed) {
-            *p -= k;
+        for (c, k) in killed.into_iter().enumerate() {
+            self.present[c] -= k;
+            if self.present[c] == 0 {
+                self.present_mask &= !(1 << c);
+            }
         }
         n
     }
@@ -306,12 +344,14 @@ impl Iotlb {
     pub fn clear(&mut self) {
         self.array.clear();
         self.present = [0; SHIFTS.len()];
+        self.present_mask = 0;
     }
 
     /// Drops everything at a fixed cost (see [`SetAssoc::clear_all_sets`]).
     pub fn clear_all_sets(&mut self) {
         self.array.clear_all_sets();
         self.present = [0; SHIFTS.len()];
+        self.present_mask = 0;
     }
 
     /// Every valid entry.

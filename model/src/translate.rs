@@ -946,29 +946,13 @@ impl Translation {
             let mut dirty = true;
             if let Some(l) = self.fs_leaf {
                 p |= perm::FS;
-                let pte = l.pte;
-                for (on, b) in [
-                    (pte.r(), perm::FS_R),
-                    (pte.w(), perm::FS_W),
-                    (pte.x(), perm::FS_X),
-                    (pte.u(), perm::FS_U),
-                    (pte.g(), perm::FS_G),
-                ] {
-                    if on {
-                        p |= b;
-                    }
-                }
-                dirty &= pte.d();
+                p |= perm::from_first_stage(l.pte);
+                dirty &= l.pte.d();
             }
             if let Some(l) = gs_leaf {
                 p |= perm::GS;
-                let pte = l.pte;
-                for (on, b) in [(pte.r(), perm::GS_R), (pte.w(), perm::GS_W), (pte.x(), perm::GS_X)] {
-                    if on {
-                        p |= b;
-                    }
-                }
-                dirty &= pte.d();
+                p |= perm::from_g_stage(l.pte);
+                dirty &= l.pte.d();
             }
             if dirty {
                 p |= perm::DIRTY;
