@@ -4,9 +4,10 @@ use crate::addr::{DeviceId, Iova, ProcessId, Spa};
 use crate::fault::FaultRecord;
 
 /// What a request does with memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Access {
     /// A read.
+    #[default]
     Read,
     /// A write or AMO.
     Write,
