@@ -4,5 +4,6 @@
 #![warn(missing_docs)]
 
 pub mod conformance;
+pub mod driver;
 pub mod trace;
 pub mod vector;
