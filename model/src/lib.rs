@@ -38,6 +38,7 @@ pub mod regs;
 pub mod request;
 pub mod stats;
 pub mod tables;
+pub mod timing;
 pub mod translate;
 pub mod translator;
 pub mod walker;
