@@ -127,6 +127,8 @@ pub struct SparseMemory {
     index: HashMap<u64, u32, BuildPageHasher>,
     recent: [(u64, u32); RECENT],
     bad: HashSet<u64, BuildPageHasher>,
+    /// Addresses written since the last `take_write_log`, when tracking.
+    write_log: Option<Vec<u64>>,
 }
 
 impl Default for SparseMemory {
@@ -136,6 +138,7 @@ impl Default for SparseMemory {
             index: HashMap::default(),
             recent: [(NO_PAGE, 0); RECENT],
             bad: HashSet::default(),
+            write_log: None,
         }
     }
 }
@@ -184,8 +187,30 @@ impl SparseMemory {
         i.map_or(0, |i| self.words[i as usize * WORDS_PER_PAGE + ((addr.0 >> 3) & 511) as usize])
     }
 
+    /// Starts (or stops) logging the address of every word written.
+    pub fn track_writes(&mut self, on: bool) {
+        self.write_log = on.then(Vec::new);
+    }
+
+    /// The addresses written since the last call (in order, each once), when
+    /// tracking.
+    pub fn take_write_log(&mut self) -> Vec<u64> {
+        match &mut self.write_log {
+            Some(log) => {
+                let mut v = std::mem::take(log);
+                let mut seen = HashSet::<u64, BuildPageHasher>::default();
+                v.retain(|a| seen.insert(*a));
+                v
+            }
+            None => Vec::new(),
+        }
+    }
+
     /// Sets the word at `addr`, without access checks.
     pub fn poke(&mut self, addr: Spa, value: u64) {
+        if let Some(log) = &mut self.write_log {
+            log.push(addr.0 & !7);
+        }
         let i = match self.page_of(addr.0) {
             Some(i) => i,
             None => {

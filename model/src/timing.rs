@@ -114,6 +114,15 @@ pub trait CycleDevice {
     fn idle(&self) -> bool;
     /// Moves reported fault records into `out`, oldest first.
     fn drain_faults(&mut self, out: &mut Vec<FaultRecord>);
+    /// Lets `cycles` cycles pass with nothing to do; only while [`CycleDevice::idle`].
+    fn skip_idle(&mut self, cycles: u64) {
+        for _ in 0..cycles {
+            if !self.idle() {
+                break;
+            }
+            self.tick(&mut crate::memory::SparseMemory::new());
+        }
+    }
 }
 
 struct Pending {
@@ -266,7 +275,8 @@ impl TimingModel {
         t.restart(p.req);
         let before = self.counters;
         let step = {
-            let mut env = Env { regs: &self.regs, caches: &mut self.caches, counters: &mut self.counters, port: &mut Deferred };
+            let mut env =
+                Env { regs: &self.regs, caches: &mut self.caches, counters: &mut self.counters, port: &mut Deferred };
             t.resume(&mut env, Reply::Start)
         };
         if p.merged {
@@ -288,7 +298,15 @@ impl TimingModel {
         }
     }
 
-    fn start_walk(&mut self, w: usize, tag: u32, issued: u64, merged: bool, key: (DeviceId, Option<u32>, u64), t: Box<Translation>) {
+    fn start_walk(
+        &mut self,
+        w: usize,
+        tag: u32,
+        issued: u64,
+        merged: bool,
+        key: (DeviceId, Option<u32>, u64),
+        t: Box<Translation>,
+    ) {
         let wk = &mut self.walkers[w];
         wk.busy = true;
         wk.tag = tag;
@@ -337,7 +355,12 @@ impl TimingModel {
             let words = usize::from(self.walkers[w].t.mem_op().words);
             let step = {
                 let wk = &mut self.walkers[w];
-                let mut env = Env { regs: &self.regs, caches: &mut self.caches, counters: &mut self.counters, port: &mut Deferred };
+                let mut env = Env {
+                    regs: &self.regs,
+                    caches: &mut self.caches,
+                    counters: &mut self.counters,
+                    port: &mut Deferred,
+                };
                 let reply = match (cas, &data) {
                     (Some(Ok(old)), _) => Reply::Swapped { old },
                     (Some(Err(())), _) => Reply::AccessFault,
@@ -417,11 +440,20 @@ impl CycleDevice for TimingModel {
     }
 
     fn idle(&self) -> bool {
-        self.requests.is_empty() && self.retries.is_empty() && self.misses.is_empty() && self.walkers.iter().all(|w| !w.busy)
+        self.requests.is_empty()
+            && self.retries.is_empty()
+            && self.misses.is_empty()
+            && self.walkers.iter().all(|w| !w.busy)
     }
 
     fn drain_faults(&mut self, out: &mut Vec<FaultRecord>) {
         out.append(&mut self.faults);
+    }
+
+    fn skip_idle(&mut self, cycles: u64) {
+        if self.idle() {
+            self.cycle += cycles;
+        }
     }
 }
 
@@ -444,22 +476,36 @@ pub fn run_closed_loop(dev: &mut dyn CycleDevice, mem: &mut dyn Memory, reqs: &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::addr::Iova;
     use crate::context::DeviceContext;
+    use crate::memory::SparseMemory;
     use crate::pte::{bits, Scheme};
+    use crate::regs::{Capabilities, Ddtp, Fctl};
     use crate::request::{Access, Status};
     use crate::tables::{self, tc, DeviceDirectory, PageSize, PageTable, Pages, Space};
-    use crate::memory::SparseMemory;
-    use crate::regs::{Capabilities, Ddtp, Fctl};
-    use crate::addr::Iova;
 
     fn world() -> (SparseMemory, Regs, PageTable) {
         let mut mem = SparseMemory::new();
         let mut pages = Pages::new(0x8000_0000, 0x9000_0000);
         let ddt = DeviceDirectory::new(&mut mem, &mut pages, 1, false).unwrap();
         let pt = PageTable::new(&mut mem, &mut pages, Space::Host, Scheme::SV39).unwrap();
-        ddt.set(&mut mem, &mut pages, 1, &DeviceContext { tc: tc::V, ta: 1 << 12, fsc: tables::mode_ppn(8, pt.root_ppn()), ..Default::default() }).unwrap();
+        ddt.set(
+            &mut mem,
+            &mut pages,
+            1,
+            &DeviceContext { tc: tc::V, ta: 1 << 12, fsc: tables::mode_ppn(8, pt.root_ppn()), ..Default::default() },
+        )
+        .unwrap();
         for p in 0..64u64 {
-            pt.map(&mut mem, &mut pages, 0x1000_0000 + p * 4096, 0x4_0000_0000 + p * 4096, PageSize::K4, bits::R | bits::W | bits::U | bits::A | bits::D).unwrap();
+            pt.map(
+                &mut mem,
+                &mut pages,
+                0x1000_0000 + p * 4096,
+                0x4_0000_0000 + p * 4096,
+                PageSize::K4,
+                bits::R | bits::W | bits::U | bits::A | bits::D,
+            )
+            .unwrap();
         }
         let regs = Regs { capabilities: Capabilities((1 << 9) | (46 << 32)), fctl: Fctl(0), ddtp: Ddtp(ddt.ddtp()) };
         (mem, regs, pt)

@@ -3,7 +3,9 @@
 
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod conformance;
 pub mod driver;
+pub mod replay;
 pub mod trace;
 pub mod vector;

@@ -1,0 +1,237 @@
+//! The replay configuration file (TOML): the timing model's microarchitecture, the
+//! caches, the memory and the driver model, each parameter with a default.
+//!
+//! ```toml
+//! [iommu]
+//! request_queue = 4      # requests accepted but not yet looked up
+//! lookup_cycles = 2      # issue to IOTLB result: the hit latency
+//! walkers = 4            # page-table walkers
+//! miss_queue = 8         # misses waiting for a walker
+//!
+//! [iommu.iotlb]
+//! sets = 16
+//! ways = 4
+//! replacement = "lru"    # lru, plru or random
+//!
+//! [iommu.ddtc]
+//! sets = 4
+//! ways = 4
+//!
+//! [iommu.pdtc]
+//! sets = 4
+//! ways = 4
+//!
+//! [memory]
+//! latency = 100          # cycles from acceptance to the first word
+//! beat_cycles = 1        # per further word of a burst
+//! outstanding = 16       # accesses in flight at most
+//!
+//! [driver]
+//! policy = "strict"      # strict or lazy
+//! lazy_entries = 256
+//! lazy_timeout = 1000000
+//! ddt_levels = 2
+//! first_stage = 39       # Sv39, Sv48 or Sv57
+//! g_stage = 39           # Sv39x4, Sv48x4 or Sv57x4
+//! max_payload = 256      # largest write request (PCIe MPS)
+//! max_read_request = 512 # largest read request (PCIe MRRS)
+//! ```
+
+use crate::driver::DriverConfig;
+use iommu_model::timing::TimingConfig;
+use iommu_model::{CacheConfig, Geometry, Replacement};
+use serde::{Deserialize, Serialize};
+
+/// One cache's size.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// Sets (a power of two; 0 disables the cache).
+    pub sets: usize,
+    /// Ways (0 disables the cache).
+    pub ways: usize,
+    /// `lru`, `plru` or `random`.
+    #[serde(default = "default_replacement")]
+    pub replacement: String,
+}
+
+fn default_replacement() -> String {
+    "lru".into()
+}
+
+impl CacheSpec {
+    fn new(sets: usize, ways: usize) -> Self {
+        CacheSpec { sets, ways, replacement: default_replacement() }
+    }
+
+    /// The geometry, checked.
+    pub fn geometry(&self, name: &str) -> Result<Geometry, ConfigError> {
+        let replacement: Replacement =
+            self.replacement.parse().map_err(|e: String| ConfigError::Invalid(format!("{name}.replacement: {e}")))?;
+        let g = Geometry { sets: self.sets, ways: self.ways, replacement };
+        g.validate().map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
+        Ok(g)
+    }
+}
+
+/// The `[iommu]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IommuSpec {
+    /// Requests accepted but not yet looked up.
+    pub request_queue: usize,
+    /// Issue to lookup result, in cycles.
+    pub lookup_cycles: u64,
+    /// Page-table walkers.
+    pub walkers: usize,
+    /// Misses waiting for a walker.
+    pub miss_queue: usize,
+    /// The IOTLB.
+    pub iotlb: CacheSpec,
+    /// The device-directory cache.
+    pub ddtc: CacheSpec,
+    /// The process-directory cache.
+    pub pdtc: CacheSpec,
+}
+
+impl Default for IommuSpec {
+    fn default() -> Self {
+        let t = TimingConfig::default();
+        IommuSpec {
+            request_queue: t.request_queue,
+            lookup_cycles: t.lookup_cycles,
+            walkers: t.walkers,
+            miss_queue: t.miss_queue,
+            iotlb: CacheSpec::new(t.caches.iotlb.sets, t.caches.iotlb.ways),
+            ddtc: CacheSpec::new(t.caches.ddtc.sets, t.caches.ddtc.ways),
+            pdtc: CacheSpec::new(t.caches.pdtc.sets, t.caches.pdtc.ways),
+        }
+    }
+}
+
+/// The `[memory]` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemorySpec {
+    /// Cycles from acceptance to the first word.
+    pub latency: u64,
+    /// Cycles per further word.
+    pub beat_cycles: u64,
+    /// Accesses in flight at most.
+    pub outstanding: usize,
+}
+
+impl Default for MemorySpec {
+    fn default() -> Self {
+        let t = TimingConfig::default();
+        MemorySpec { latency: t.mem_latency, beat_cycles: t.mem_beat_cycles, outstanding: t.mem_outstanding }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The IOMMU.
+    pub iommu: IommuSpec,
+    /// The memory it walks tables in.
+    pub memory: MemorySpec,
+    /// The driver model.
+    pub driver: DriverConfig,
+}
+
+/// A configuration that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// TOML syntax or a field of the wrong type or name (the message names the
+    /// line and the field).
+    #[error("{file}: {message}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// What toml said.
+        message: String,
+    },
+    /// A value out of range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a configuration from TOML text; `file` labels errors.
+    pub fn from_toml(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let c: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.to_string(), message: e.to_string() })?;
+        c.timing().map_err(|e| match e {
+            ConfigError::Invalid(m) => ConfigError::Invalid(format!("{file}: {m}")),
+            other => other,
+        })?;
+        Ok(c)
+    }
+
+    /// The configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// The timing model's parameters.
+    pub fn timing(&self) -> Result<TimingConfig, ConfigError> {
+        let i = &self.iommu;
+        if i.walkers == 0 || i.request_queue == 0 {
+            return Err(ConfigError::Invalid("iommu.walkers and iommu.request_queue must be at least 1".into()));
+        }
+        if self.memory.outstanding == 0 || self.memory.latency == 0 {
+            return Err(ConfigError::Invalid("memory.outstanding and memory.latency must be at least 1".into()));
+        }
+        Ok(TimingConfig {
+            request_queue: i.request_queue,
+            lookup_cycles: i.lookup_cycles,
+            walkers: i.walkers,
+            miss_queue: i.miss_queue,
+            caches: CacheConfig {
+                iotlb: i.iotlb.geometry("iommu.iotlb")?,
+                ddtc: i.ddtc.geometry("iommu.ddtc")?,
+                pdtc: i.pdtc.geometry("iommu.pdtc")?,
+            },
+            mem_latency: self.memory.latency,
+            mem_beat_cycles: self.memory.beat_cycles,
+            mem_outstanding: self.memory.outstanding,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_is_the_default() {
+        let doc = include_str!("config.rs");
+        let example: String = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("//! "))
+            .skip_while(|l| !l.starts_with("[iommu]"))
+            .take_while(|l| !l.starts_with("```"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = Config::from_toml(&example, "example").unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn empty_file_gives_defaults_and_round_trips() {
+        let c = Config::from_toml("", "x").unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(Config::from_toml(&c.to_toml(), "y").unwrap(), c);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = Config::from_toml("[iommu]\nwalkerz = 3\n", "c.toml").unwrap_err();
+        assert!(e.to_string().contains("walkerz") && e.to_string().contains("c.toml"), "{e}");
+        let e = Config::from_toml("[iommu.iotlb]\nsets = 3\nways = 2\n", "c.toml").unwrap_err();
+        assert!(e.to_string().contains("iommu.iotlb"), "{e}");
+        let e = Config::from_toml("[driver]\npolicy = \"sometimes\"\n", "c.toml").unwrap_err();
+        assert!(e.to_string().contains("policy") || e.to_string().contains("sometimes"), "{e}");
+    }
+}
