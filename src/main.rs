@@ -3,6 +3,7 @@
 mod bench;
 mod cache_args;
 mod embedded;
+mod replay_cmd;
 mod vectors_cmd;
 
 use anyhow::Result;
@@ -23,6 +24,8 @@ enum Cmd {
     Vectors(vectors_cmd::VectorsArgs),
     /// Measure the golden model's translations per second on one core.
     Bench(bench::BenchArgs),
+    /// Replay a DMA trace through the driver model and the timing model.
+    Replay(replay_cmd::ReplayArgs),
 }
 
 /// What a command concluded: success, or a finding that sets a non-zero exit
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Cmd::Vectors(a) => vectors_cmd::run(a, &mut out),
         Cmd::Bench(a) => bench::run(a, &mut out),
+        Cmd::Replay(a) => replay_cmd::run(a, &mut out),
     };
     let flushed = out.flush();
     match (result, flushed) {

@@ -244,7 +244,16 @@ impl Event {
     }
 
     /// A map of `[iova, iova+size)` to `pa`.
-    pub fn map(time: Option<u64>, device: u32, pid: Option<u32>, iova: u64, pa: u64, size: u64, page: MapPage, perm: Perm) -> Self {
+    pub fn map(
+        time: Option<u64>,
+        device: u32,
+        pid: Option<u32>,
+        iova: u64,
+        pa: u64,
+        size: u64,
+        page: MapPage,
+        perm: Perm,
+    ) -> Self {
         Event { time, kind: EventKind::Map, device, pid, iova, pa, size, page, perm, ..Default::default() }
     }
 
@@ -408,7 +417,8 @@ impl<R: BufRead> TraceReader<R> {
     pub fn next_event(&mut self) -> Result<Option<Event>, TraceError> {
         loop {
             self.buf.clear();
-            let n = self.input.read_until(b'\n', &mut self.buf).map_err(|e| self.err("", format!("read error: {e}")))?;
+            let n =
+                self.input.read_until(b'\n', &mut self.buf).map_err(|e| self.err("", format!("read error: {e}")))?;
             if n == 0 {
                 return Ok(None);
             }
@@ -452,14 +462,23 @@ impl<R: BufRead> TraceReader<R> {
                 return Ok(None);
             }
             parse_number(f[i]).map(Some).ok_or_else(|| {
-                self.err(COLUMNS[i], format!("{:?} is not a number (hex with 0x, or decimal)", String::from_utf8_lossy(f[i])))
+                self.err(
+                    COLUMNS[i],
+                    format!("{:?} is not a number (hex with 0x, or decimal)", String::from_utf8_lossy(f[i])),
+                )
             })
         };
         let need = |i: usize, v: Option<u64>| -> Result<u64, TraceError> {
             v.ok_or_else(|| self.err(COLUMNS[i], "missing (this event needs it)"))
         };
         let kind = EventKind::parse(f[1]).ok_or_else(|| {
-            self.err("event", format!("unknown event {:?} (expected attach, detach, map, unmap, gmap, gunmap, access or inval)", String::from_utf8_lossy(f[1])))
+            self.err(
+                "event",
+                format!(
+                    "unknown event {:?} (expected attach, detach, map, unmap, gmap, gunmap, access or inval)",
+                    String::from_utf8_lossy(f[1])
+                ),
+            )
         })?;
         let mut e = Event { kind, time: num(0)?, ..Default::default() };
         let device = num(2)?;
@@ -477,7 +496,13 @@ impl<R: BufRead> TraceReader<R> {
                 need(2, device)?;
                 if !f[5].is_empty() {
                     e.mode = Mode::parse(f[5]).ok_or_else(|| {
-                        self.err("mode", format!("unknown mode {:?} (expected bare, s1, g or nested)", String::from_utf8_lossy(f[5])))
+                        self.err(
+                            "mode",
+                            format!(
+                                "unknown mode {:?} (expected bare, s1, g or nested)",
+                                String::from_utf8_lossy(f[5])
+                            ),
+                        )
                     })?;
                 }
                 if matches!(e.mode, Mode::G | Mode::Nested) && e.vm.is_none() {
@@ -531,7 +556,13 @@ impl<R: BufRead> TraceReader<R> {
                     b"write" | b"w" => Access::Write,
                     b"exec" | b"x" => Access::Exec,
                     other => {
-                        return Err(self.err("access", format!("unknown access {:?} (expected read, write or exec)", String::from_utf8_lossy(other))))
+                        return Err(self.err(
+                            "access",
+                            format!(
+                                "unknown access {:?} (expected read, write or exec)",
+                                String::from_utf8_lossy(other)
+                            ),
+                        ))
                     }
                 };
             }
@@ -542,14 +573,18 @@ impl<R: BufRead> TraceReader<R> {
     fn mapping_attrs(&self, f: &[&[u8]; 14], e: &mut Event) -> Result<(), TraceError> {
         if !f[10].is_empty() {
             e.page = MapPage::parse(f[10]).ok_or_else(|| {
-                self.err("page", format!("unknown page size {:?} (expected 4k, 64k, 2m or 1g)", String::from_utf8_lossy(f[10])))
+                self.err(
+                    "page",
+                    format!("unknown page size {:?} (expected 4k, 64k, 2m or 1g)", String::from_utf8_lossy(f[10])),
+                )
             })?;
         }
         e.perm = if f[11].is_empty() {
             Perm::RW
         } else {
-            Perm::parse(f[11])
-                .ok_or_else(|| self.err("perm", format!("{:?}: expected letters from r, w, x", String::from_utf8_lossy(f[11]))))?
+            Perm::parse(f[11]).ok_or_else(|| {
+                self.err("perm", format!("{:?}: expected letters from r, w, x", String::from_utf8_lossy(f[11])))
+            })?
         };
         let addr = if e.kind == EventKind::Map { e.iova } else { e.gpa };
         let page = e.page.bytes();
