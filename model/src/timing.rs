@@ -17,9 +17,9 @@
 //!   stalls.
 //! - `walkers` page-table walkers each run one translation: each memory access
 //!   goes to the memory port, which accepts one access per cycle and keeps at most
-//!   `max_outstanding` in flight; an access of `n` words completes `latency + (n -
-//!   1) * beat_cycles` cycles after it is accepted. The walk's translation completes
-//!   on the cycle its last response arrives.
+//!   `mem_outstanding` in flight; an access of `n` words completes
+//!   `mem_latency + (n - 1) * mem_beat_cycles` cycles after it is accepted. The
+//!   walk's translation completes on the cycle its last response arrives.
 //! - Responses leave on the cycle they complete (the response port takes as many
 //!   as complete in a cycle).
 //!
@@ -140,11 +140,19 @@ struct Walker {
     merged: bool,
     key: (DeviceId, Option<u32>, u64),
     t: Box<Translation>,
-    /// The memory access the walk waits for, and when its data arrives.
-    waiting: Option<(u64, Option<[u64; 8]>, Option<Result<u64, ()>>)>,
+    /// The memory access the walk waits for.
+    waiting: Option<Arrival>,
     /// An access ready to go to the memory port.
     to_memory: bool,
     followers: Vec<Pending>,
+}
+
+/// A memory response on its way: the cycle it arrives, and the data read (`None`
+/// on an access fault) or the compare-and-swap's result.
+struct Arrival {
+    at: u64,
+    data: Option<[u64; 8]>,
+    swapped: Option<Result<u64, ()>>,
 }
 
 struct MissEntry {
@@ -166,9 +174,11 @@ pub struct TimingModel {
     retries: VecDeque<Pending>,
     misses: VecDeque<MissEntry>,
     walkers: Vec<Walker>,
+    busy_walkers: usize,
     mem_inflight: usize,
     done: Vec<Completion>,
     faults: Vec<FaultRecord>,
+    #[allow(clippy::vec_box)] // boxes move between walkers, the miss queue and here
     spare: Vec<Box<Translation>>,
 }
 
@@ -213,6 +223,7 @@ impl TimingModel {
             retries: VecDeque::new(),
             misses: VecDeque::new(),
             walkers,
+            busy_walkers: 0,
             mem_inflight: 0,
             done: Vec::new(),
             faults: Vec::new(),
@@ -257,7 +268,8 @@ impl TimingModel {
         let key = key_of(&head.req);
         // A miss on a page being walked merges without a lookup: that page cannot
         // be in the IOTLB while its walk is in flight.
-        if let Some(w) = self.walkers.iter().position(|w| w.busy && w.key == key) {
+        let walking = if self.busy_walkers == 0 { None } else { self.walkers.iter().position(|w| w.busy && w.key == key) };
+        if let Some(w) = walking {
             let p = if from_retry { self.retries.pop_front() } else { self.requests.pop_front() }.expect("head");
             if !p.merged {
                 self.counters.iotlb_miss += 1;
@@ -266,7 +278,8 @@ impl TimingModel {
             self.walkers[w].followers.push(Pending { merged: true, ..p });
             return;
         }
-        let free_walker = self.walkers.iter().position(|w| !w.busy);
+        let free_walker =
+            if self.busy_walkers < self.walkers.len() { self.walkers.iter().position(|w| !w.busy) } else { None };
         if free_walker.is_none() && self.misses.len() >= self.config.miss_queue {
             return; // the miss path is full: stall
         }
@@ -308,6 +321,8 @@ impl TimingModel {
         t: Box<Translation>,
     ) {
         let wk = &mut self.walkers[w];
+        debug_assert!(!wk.busy);
+        self.busy_walkers += 1;
         wk.busy = true;
         wk.tag = tag;
         wk.issued = issued;
@@ -334,11 +349,11 @@ impl TimingModel {
         let arrive = self.cycle + lat.max(1);
         if is_cas {
             let r = mem.compare_and_swap(op.addr, op.expected, op.new).map_err(|_| ());
-            wk.waiting = Some((arrive, None, Some(r)));
+            wk.waiting = Some(Arrival { at: arrive, data: None, swapped: Some(r) });
         } else {
             let mut buf = [0u64; 8];
             let ok = mem.read_words(op.addr, &mut buf[..usize::from(op.words)]).is_ok();
-            wk.waiting = Some((arrive, if ok { Some(buf) } else { None }, None));
+            wk.waiting = Some(Arrival { at: arrive, data: ok.then_some(buf), swapped: None });
         }
         self.mem_inflight += 1;
     }
@@ -346,11 +361,11 @@ impl TimingModel {
     /// Walkers whose memory response arrives this cycle resume.
     fn walk(&mut self) {
         for w in 0..self.walkers.len() {
-            let ready = matches!(self.walkers[w].waiting, Some((arrive, _, _)) if arrive <= self.cycle);
+            let ready = matches!(&self.walkers[w].waiting, Some(a) if a.at <= self.cycle);
             if !ready || !self.walkers[w].busy {
                 continue;
             }
-            let (_, data, cas) = self.walkers[w].waiting.take().expect("ready");
+            let Arrival { data, swapped: cas, .. } = self.walkers[w].waiting.take().expect("ready");
             self.mem_inflight -= 1;
             let words = usize::from(self.walkers[w].t.mem_op().words);
             let step = {
@@ -383,6 +398,7 @@ impl TimingModel {
         self.complete(tag, &t, issued, merged);
         self.walkers[w].t = t;
         self.walkers[w].busy = false;
+        self.busy_walkers -= 1;
         // Merged requests look up again, in the order they came, from next cycle.
         let followers = std::mem::take(&mut self.walkers[w].followers);
         for mut f in followers {
@@ -411,9 +427,15 @@ impl CycleDevice for TimingModel {
     }
 
     fn tick(&mut self, mem: &mut dyn Memory) {
-        self.walk();
-        self.lookup();
-        self.memory_port(mem);
+        if self.busy_walkers > 0 {
+            self.walk();
+        }
+        if !self.requests.is_empty() || !self.retries.is_empty() {
+            self.lookup();
+        }
+        if self.busy_walkers > 0 {
+            self.memory_port(mem);
+        }
         self.cycle += 1;
     }
 

@@ -7,7 +7,11 @@
 
 #![warn(missing_docs)]
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+
+mod html;
+mod plot;
 
 /// A whole report.
 #[derive(Clone, Debug, Default)]
@@ -116,7 +120,56 @@ pub enum ReportError {
 
 /// Writes `report` into `dir` (created if needed): `index.html` and every figure as
 /// PNG and SVG. Returns the path of `index.html`.
+///
+/// The whole report is checked before anything is written, and is refused with
+/// [`ReportError::Content`] when a figure id is empty, uses characters other than ASCII
+/// letters, digits, `-` and `_`, or repeats another (ignoring case, so that the files stay
+/// distinct on case-insensitive file systems); when a table row is not as long as its
+/// header; when a bar series does not have one value per category; when a `y_range` is
+/// not finite and increasing; or when a figure has no finite value to draw. NaN and
+/// infinite values are skipped, and so are points with `x <= 0` on a logarithmic axis.
+///
+/// Figures are 960 x 540 pixels. CDFs use y from 0 to 1 unless `y_range` says otherwise;
+/// lines leaving a fixed y range are cut at its edges. Bars ignore `x_log`.
 pub fn write(report: &Report, dir: &Path) -> Result<PathBuf, ReportError> {
-    let _ = (report, dir);
-    Err(ReportError::Content("the renderer is not written yet".into()))
+    let mut seen = HashSet::new();
+    let mut plots = Vec::new();
+    for section in &report.sections {
+        for table in &section.tables {
+            if let Some(row) = table.rows.iter().find(|row| row.len() != table.header.len()) {
+                return Err(ReportError::Content(format!(
+                    "table {:?}: a row has {} cells for {} columns",
+                    table.title,
+                    row.len(),
+                    table.header.len()
+                )));
+            }
+        }
+        for fig in &section.figures {
+            let id = &fig.id;
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(ReportError::Content(format!("figure id {id:?} must be made of [A-Za-z0-9_-]")));
+            }
+            if !seen.insert(id.to_ascii_lowercase()) {
+                return Err(ReportError::Content(format!("figure id {id:?} is used twice")));
+            }
+            let plot = plot::prepare(fig).map_err(|e| ReportError::Content(format!("figure {id}: {e}")))?;
+            plots.push((fig, plot));
+        }
+    }
+
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
+    for (fig, plot) in &plots {
+        let draw_error = |message| ReportError::Draw { id: fig.id.clone(), message };
+        write_file(&dir.join(format!("{}.png", fig.id)), &plot::png(fig, plot).map_err(draw_error)?)?;
+        write_file(&dir.join(format!("{}.svg", fig.id)), plot::svg(fig, plot).map_err(draw_error)?.as_bytes())?;
+    }
+    let index = dir.join("index.html");
+    write_file(&index, html::page(report).as_bytes())?;
+    Ok(index)
+}
+
+/// Writes `bytes` to `path`.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    std::fs::write(path, bytes).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })
 }
