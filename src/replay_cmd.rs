@@ -173,7 +173,7 @@ pub fn print_summary(out: &mut dyn Write, s: &ReplayStats) -> std::io::Result<()
         c.walk_writes
     )?;
     writeln!(out, "mapping events {}  commands {}", s.mapping_events, s.commands)?;
-    let by: Vec<String> = s.by_source.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let by: Vec<String> = s.by_source().iter().map(|(k, v)| format!("{k} {v}")).collect();
     writeln!(out, "answered by             {}", by.join(", "))?;
     if s.faults_by_cause.is_empty() {
         writeln!(out, "faults                  none")?;
@@ -217,12 +217,12 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> CmdResult {
             let mut w = std::io::BufWriter::new(f);
             writeln!(w, "{PER_ACCESS_HEADER}")?;
             let mut sink = PerAccess { out: w };
-            let s = replay_timed(TraceReader::new(input, &name), &name, config.driver, &mut device, &opts, &mut sink)?;
+            let s = replay_timed(&mut TraceReader::new(input, &name), &name, config.driver, &mut device, &opts, &mut sink)?;
             sink.out.flush().with_context(|| format!("writing {}", p.display()))?;
             s
         }
         None => replay_timed(
-            TraceReader::new(input, &name),
+            &mut TraceReader::new(input, &name),
             &name,
             config.driver,
             &mut device,
@@ -253,7 +253,7 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> CmdResult {
             translates: 0,
         };
         let mut golden = Iommu::new(timing.caches);
-        replay_functional(TraceReader::new(input, &name), &name, config.driver, &mut golden, &opts, &mut sink)?;
+        replay_functional(&mut TraceReader::new(input, &name), &name, config.driver, &mut golden, &opts, &mut sink)?;
         let mut f = std::fs::File::create(vpath).with_context(|| format!("creating {}", vpath.display()))?;
         writeln!(f, "{}", sink.vector.to_json_line())?;
         writeln!(out, "wrote {} translate steps to {}", sink.translates, vpath.display())?;

@@ -19,7 +19,7 @@ use iommu_model::stats::LatencyHistogram;
 use iommu_model::timing::{Completion, CycleDevice};
 use iommu_model::translate::Source;
 use iommu_model::{Counters, Memory, Regs, Request, Response, SparseMemory, Status, Translator};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::io::BufRead;
 
 /// Replay options.
@@ -84,6 +84,11 @@ pub struct AccessRecord {
 /// Receives per-access results and the commands issued (for CSV rows and vector
 /// emission).
 pub trait ReplaySink {
+    /// Whether [`ReplaySink::access`] wants records; a replay that only gathers
+    /// statistics skips building them.
+    fn wants_accesses(&self) -> bool {
+        true
+    }
     /// An access finished.
     fn access(&mut self, record: &AccessRecord) -> Result<(), String>;
     /// One request's answer (functional replay only).
@@ -105,6 +110,9 @@ pub trait ReplaySink {
 pub struct NoSink;
 
 impl ReplaySink for NoSink {
+    fn wants_accesses(&self) -> bool {
+        false
+    }
     fn access(&mut self, _: &AccessRecord) -> Result<(), String> {
         Ok(())
     }
@@ -121,9 +129,10 @@ pub struct ReplayStats {
     pub accesses: u64,
     /// Requests they were split into.
     pub requests: u64,
-    /// Requests answered by source (`iotlb`, `walk`, `bare`, `msi`, `fault`),
-    /// merged walks counted as `merged`.
-    pub by_source: BTreeMap<&'static str, u64>,
+    /// Requests answered by source: `pending` (never), `bare`, `iotlb`, `walk`,
+    /// `msi`, `fault`, and `merged` for misses that joined another walk; see
+    /// [`ReplayStats::by_source`].
+    pub sources: [u64; 7],
     /// Faulting requests by cause.
     pub faults_by_cause: BTreeMap<u16, u64>,
     /// Commands the driver issued.
@@ -157,9 +166,28 @@ impl ReplayStats {
         }
     }
 
+    /// Requests answered by each source, by name, leaving out sources with none.
+    pub fn by_source(&self) -> BTreeMap<&'static str, u64> {
+        let names = ["pending", "bare", "iotlb", "walk", "msi", "fault", "merged"];
+        names.iter().zip(self.sources).filter(|(_, n)| *n > 0).map(|(k, n)| (*k, n)).collect()
+    }
+
+    #[inline]
     fn note_response(&mut self, resp: &Response, source: Source, merged: bool) {
         self.requests += 1;
-        *self.by_source.entry(if merged { "merged" } else { source.name() }).or_default() += 1;
+        let i = if merged {
+            6
+        } else {
+            match source {
+                Source::Pending => 0,
+                Source::Bare => 1,
+                Source::Iotlb => 2,
+                Source::Walk => 3,
+                Source::Msi => 4,
+                Source::Fault => 5,
+            }
+        };
+        self.sources[i] += 1;
         if resp.status != Status::Success {
             if let Some(f) = resp.fault {
                 *self.faults_by_cause.entry(f.cause.0).or_default() += 1;
@@ -168,15 +196,51 @@ impl ReplayStats {
     }
 }
 
+/// Where a replay's events come from: a trace file being read, or a generator.
+pub trait EventSource {
+    /// The next event with its line number (or ordinal), `Ok(None)` at the end, or
+    /// the error of one unreadable line (reading may go on after it).
+    fn next_event(&mut self) -> Result<Option<(u64, Event)>, TraceError>;
+}
+
+impl<R: BufRead> EventSource for TraceReader<R> {
+    fn next_event(&mut self) -> Result<Option<(u64, Event)>, TraceError> {
+        let e = TraceReader::next_event(self)?;
+        Ok(e.map(|e| (self.line(), e)))
+    }
+}
+
+/// Any iterator of events is a source; events are numbered from 1.
+pub struct IterSource<I> {
+    iter: I,
+    n: u64,
+}
+
+impl<I: Iterator<Item = Event>> IterSource<I> {
+    /// A source of the events of `iter`.
+    pub fn new(iter: I) -> Self {
+        IterSource { iter, n: 0 }
+    }
+}
+
+impl<I: Iterator<Item = Event>> EventSource for IterSource<I> {
+    fn next_event(&mut self) -> Result<Option<(u64, Event)>, TraceError> {
+        Ok(self.iter.next().map(|e| {
+            self.n += 1;
+            (self.n, e)
+        }))
+    }
+}
+
 /// Reads the next event, skipping (and counting) bad lines if asked.
-fn next_event<R: BufRead>(
-    reader: &mut TraceReader<R>,
+fn next_event(
+    reader: &mut dyn EventSource,
     opts: &ReplayOptions,
     stats: &mut ReplayStats,
 ) -> Result<Option<(u64, Event)>, ReplayError> {
     loop {
         match reader.next_event() {
-            Ok(Some(e)) => return Ok(Some((reader.line(), e))),
+            Ok(Some(e)) => return Ok(Some(e)),
             Ok(None) => return Ok(None),
             Err(e) if opts.skip_bad_lines => {
                 stats.bad_lines += 1;
@@ -187,6 +251,18 @@ fn next_event<R: BufRead>(
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Reads the event after an access (the loop's `continue` path).
+#[inline]
+fn continue_after_access(
+    next: &mut Option<(u64, Event)>,
+    reader: &mut dyn EventSource,
+    opts: &ReplayOptions,
+    stats: &mut ReplayStats,
+) -> Result<(), ReplayError> {
+    *next = next_event(reader, opts, stats)?;
+    Ok(())
 }
 
 /// Memory with a log of the words written, for reporting the driver's changes.
@@ -214,8 +290,8 @@ struct InFlight {
 }
 
 /// Replays a trace through a cycle device and the driver model.
-pub fn replay_timed<R: BufRead>(
-    mut reader: TraceReader<R>,
+pub fn replay_timed(
+    reader: &mut dyn EventSource,
     file: &str,
     driver_config: DriverConfig,
     device: &mut dyn CycleDevice,
@@ -232,51 +308,29 @@ pub fn replay_timed<R: BufRead>(
     device.reset(&driver.regs());
     mem.track_writes(true);
     drain_writes(&mut mem, sink)?;
-    // Requests waiting to be offered: (earliest cycle, tag, request).
+    // Requests waiting to be offered: (earliest cycle, tag, request). Tags and
+    // access numbers are handed out in order, so two rings map a completion's tag
+    // to its access: `owner[tag - first_tag]` and `inflight[aid - first_aid]`.
     let mut pending: VecDeque<(u64, u32, Request)> = VecDeque::new();
-    let mut accesses: HashMap<u32, InFlight> = HashMap::new();
-    let mut order: VecDeque<u32> = VecDeque::new();
-    let mut next_access_id: u32 = 0;
-    let mut tag_of_request: HashMap<u32, u32> = HashMap::new();
-    let mut next_tag: u32 = 0;
+    let mut inflight: VecDeque<InFlight> = VecDeque::new();
+    let mut first_aid: u64 = 0;
+    let mut owner: VecDeque<u64> = VecDeque::new();
+    let mut first_tag: u64 = 0;
+    let mut next_tag: u64 = 0;
     let mut completions: Vec<Completion> = Vec::new();
     let mut reqs = Vec::new();
     let mut cmds = Vec::new();
-    let mut next = next_event(&mut reader, opts, &mut stats)?;
+    let mut next = next_event(reader, opts, &mut stats)?;
     let mut last_time = 0u64;
+    let records = sink.wants_accesses();
     const WINDOW: usize = 256;
-
-    let finish = |c: &Completion,
-                  stats: &mut ReplayStats,
-                  accesses: &mut HashMap<u32, InFlight>,
-                  tag_of_request: &mut HashMap<u32, u32>| {
-        stats.latency.record(c.completed - c.issued);
-        stats.note_response(&c.response, c.source, c.merged);
-        if let Some(aid) = tag_of_request.remove(&c.tag) {
-            if let Some(a) = accesses.get_mut(&aid) {
-                a.left -= 1;
-                a.completed = a.completed.max(c.completed);
-                a.reads += c.reads;
-                if a.first.is_none() {
-                    a.first = Some(c.response);
-                }
-                if c.response.status != Status::Success && a.response.is_none() {
-                    a.response = Some(c.response);
-                }
-                if c.completed - c.issued >= a.slowest {
-                    a.slowest = c.completed - c.issued;
-                    a.source = if c.merged { Source::Walk } else { c.source };
-                }
-            }
-        }
-    };
 
     loop {
         let now = device.cycle();
         // Apply every non-access event due now, and split accesses into requests,
         // while the window of requests in flight has room.
         while let Some((line, e)) = next {
-            let due = e.time.map_or(true, |t| t <= now) || (pending.is_empty() && device.idle());
+            let due = e.time.is_none_or(|t| t <= now) || (pending.is_empty() && device.idle());
             if !due || pending.len() >= WINDOW {
                 break;
             }
@@ -287,31 +341,32 @@ pub fn replay_timed<R: BufRead>(
                 stats.accesses += 1;
                 reqs.clear();
                 driver.requests(&e, &mut reqs);
-                let aid = next_access_id;
-                next_access_id = next_access_id.wrapping_add(1);
+                let aid = first_aid + inflight.len() as u64;
                 let earliest = e.time.unwrap_or(now).max(now);
                 for r in &reqs {
-                    pending.push_back((earliest, next_tag, *r));
-                    tag_of_request.insert(next_tag, aid);
-                    next_tag = next_tag.wrapping_add(1);
+                    pending.push_back((earliest, next_tag as u32, *r));
+                    if records {
+                        owner.push_back(aid);
+                    }
+                    next_tag += 1;
                 }
-                accesses.insert(
-                    aid,
-                    InFlight {
-                        line,
-                        event: e,
-                        requests: reqs.len() as u32,
-                        left: reqs.len() as u32,
-                        issued: u64::MAX,
-                        completed: 0,
-                        response: None,
-                        first: None,
-                        source: Source::Pending,
-                        slowest: 0,
-                        reads: 0,
-                    },
-                );
-                order.push_back(aid);
+                if !records {
+                    continue_after_access(&mut next, reader, opts, &mut stats)?;
+                    continue;
+                }
+                inflight.push_back(InFlight {
+                    line,
+                    event: e,
+                    requests: reqs.len() as u32,
+                    left: reqs.len() as u32,
+                    issued: u64::MAX,
+                    completed: 0,
+                    response: None,
+                    first: None,
+                    source: Source::Pending,
+                    slowest: 0,
+                    reads: 0,
+                });
             } else {
                 // Mapping events take effect at their time, and after every
                 // access before them in the trace has completed: a driver changes
@@ -338,7 +393,7 @@ pub fn replay_timed<R: BufRead>(
                     })?;
                 }
             }
-            next = next_event(&mut reader, opts, &mut stats)?;
+            next = next_event(reader, opts, &mut stats)?;
         }
         // Lazy flush queue timeouts.
         cmds.clear();
@@ -356,10 +411,11 @@ pub fn replay_timed<R: BufRead>(
         if let Some(&(earliest, tag, req)) = pending.front() {
             if earliest <= now && device.try_issue(tag, &req) {
                 pending.pop_front();
-                if let Some(aid) = tag_of_request.get(&tag) {
-                    if let Some(a) = accesses.get_mut(aid) {
-                        a.issued = a.issued.min(now);
-                    }
+                if records {
+                    let t64 = first_tag + u64::from(tag.wrapping_sub(first_tag as u32));
+                    let aid = owner[(t64 - first_tag) as usize];
+                    let a = &mut inflight[(aid - first_aid) as usize];
+                    a.issued = a.issued.min(now);
                 }
             }
         }
@@ -382,16 +438,36 @@ pub fn replay_timed<R: BufRead>(
         completions.clear();
         device.take_completions(&mut completions);
         for c in &completions {
-            finish(c, &mut stats, &mut accesses, &mut tag_of_request);
+            stats.latency.record(c.completed - c.issued);
+            stats.note_response(&c.response, c.source, c.merged);
+            if !records {
+                continue;
+            }
+            let t64 = first_tag + u64::from(c.tag.wrapping_sub(first_tag as u32));
+            let aid = owner[(t64 - first_tag) as usize];
+            let a = &mut inflight[(aid - first_aid) as usize];
+            a.left -= 1;
+            a.completed = a.completed.max(c.completed);
+            a.reads += c.reads;
+            if a.first.is_none() {
+                a.first = Some(c.response);
+            }
+            if c.response.status != Status::Success && a.response.is_none() {
+                a.response = Some(c.response);
+            }
+            if c.completed - c.issued >= a.slowest {
+                a.slowest = c.completed - c.issued;
+                a.source = if c.merged { Source::Walk } else { c.source };
+            }
         }
         // Report accesses in trace order as they finish.
-        while let Some(&aid) = order.front() {
-            let done = accesses.get(&aid).is_some_and(|a| a.left == 0);
-            if !done {
-                break;
+        while inflight.front().is_some_and(|a| a.left == 0) {
+            let a = inflight.pop_front().expect("front");
+            first_aid += 1;
+            for _ in 0..a.requests {
+                owner.pop_front();
+                first_tag += 1;
             }
-            order.pop_front();
-            let a = accesses.remove(&aid).expect("present");
             let response = a.response.or(a.first).unwrap_or(Response::success(iommu_model::Spa(0)));
             let rec = AccessRecord {
                 line: a.line,
@@ -414,8 +490,8 @@ pub fn replay_timed<R: BufRead>(
 }
 
 /// Replays a trace through a translator one request at a time (no timing).
-pub fn replay_functional<R: BufRead>(
-    mut reader: TraceReader<R>,
+pub fn replay_functional(
+    reader: &mut dyn EventSource,
     file: &str,
     driver_config: DriverConfig,
     translator: &mut dyn Translator,
@@ -435,7 +511,7 @@ pub fn replay_functional<R: BufRead>(
     let mut reqs = Vec::new();
     let mut cmds = Vec::new();
     let mut sink_faults = Vec::new();
-    while let Some((line, e)) = next_event(&mut reader, opts, &mut stats)? {
+    while let Some((line, e)) = next_event(reader, opts, &mut stats)? {
         cmds.clear();
         if let Some(t) = e.time {
             driver.tick(t, &mut cmds);
@@ -547,7 +623,7 @@ mod tests {
         let mut timed = Keep(vec![]);
         let mut dev = TimingModel::new(TimingConfig::default(), replay_regs(cfg).unwrap());
         let st = replay_timed(
-            TraceReader::new(text.as_bytes(), "t"),
+            &mut TraceReader::new(text.as_bytes(), "t"),
             "t",
             cfg,
             &mut dev,
@@ -558,7 +634,7 @@ mod tests {
         let mut func = Keep(vec![]);
         let mut golden = Iommu::new(CacheConfig::default());
         replay_functional(
-            TraceReader::new(text.as_bytes(), "t"),
+            &mut TraceReader::new(text.as_bytes(), "t"),
             "t",
             cfg,
             &mut golden,
@@ -589,8 +665,15 @@ mod tests {
         let cfg = DriverConfig::default();
         let mut sink = Keep(vec![]);
         let mut dev = TimingModel::new(TimingConfig::default(), replay_regs(cfg).unwrap());
-        replay_timed(TraceReader::new(text.as_bytes(), "t"), "t", cfg, &mut dev, &ReplayOptions::default(), &mut sink)
-            .unwrap();
+        replay_timed(
+            &mut TraceReader::new(text.as_bytes(), "t"),
+            "t",
+            cfg,
+            &mut dev,
+            &ReplayOptions::default(),
+            &mut sink,
+        )
+        .unwrap();
         for r in &sink.0 {
             let t = r.event.time.unwrap();
             assert!(r.issued >= t, "line {} issued at {} before its time {}", r.line, r.issued, t);
@@ -606,7 +689,7 @@ mod tests {
         let cfg = DriverConfig::default();
         let mut dev = TimingModel::new(TimingConfig::default(), replay_regs(cfg).unwrap());
         let err = replay_timed(
-            TraceReader::new(text.as_bytes(), "t.csv"),
+            &mut TraceReader::new(text.as_bytes(), "t.csv"),
             "t.csv",
             cfg,
             &mut dev,
@@ -617,7 +700,7 @@ mod tests {
         assert!(err.to_string().contains("t.csv:206: column `iova`"), "{err}");
         let mut dev = TimingModel::new(TimingConfig::default(), replay_regs(cfg).unwrap());
         let st = replay_timed(
-            TraceReader::new(text.as_bytes(), "t.csv"),
+            &mut TraceReader::new(text.as_bytes(), "t.csv"),
             "t.csv",
             cfg,
             &mut dev,
