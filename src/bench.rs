@@ -283,7 +283,12 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> CmdResult {
         let events = trace_path::hit_events(2_000_000);
         if wants("replay-hits") {
             let replay = trace_path::replay_rate(&events)?;
-            writeln!(out, "{:<16} {:>12.2} M  accesses/s: timing model replaying parsed hit-dominated events", "replay-hits", replay / 1e6)?;
+            writeln!(
+                out,
+                "{:<16} {:>12.2} M  accesses/s: timing model replaying parsed hit-dominated events",
+                "replay-hits",
+                replay / 1e6
+            )?;
         }
         if wants("csv-read") {
             let csv = trace_path::csv_rate(&events)?;
@@ -325,7 +330,14 @@ pub mod trace_path {
         let cfg = DriverConfig::default();
         let mut dev = TimingModel::new(TimingConfig::default(), replay_regs(cfg)?);
         let t = Instant::now();
-        let s = replay_timed(&mut IterSource::new(events.iter().copied()), "bench", cfg, &mut dev, &ReplayOptions::default(), &mut NoSink)?;
+        let s = replay_timed(
+            &mut IterSource::new(events.iter().copied()),
+            "bench",
+            cfg,
+            &mut dev,
+            &ReplayOptions::default(),
+            &mut NoSink,
+        )?;
         Ok(s.accesses as f64 / t.elapsed().as_secs_f64())
     }
 

@@ -3,8 +3,12 @@
 mod bench;
 mod cache_args;
 mod embedded;
+mod gen_cmd;
 mod replay_cmd;
+mod report_cmd;
+mod sweep_cmd;
 mod vectors_cmd;
+mod workloads;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -26,6 +30,14 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Replay a DMA trace through the driver model and the timing model.
     Replay(replay_cmd::ReplayArgs),
+    /// Write a generated DMA workload (NIC, NVMe, accelerator, ...) as an iommu-trace/1 CSV.
+    Gen(gen_cmd::GenArgs),
+    /// Replay a grid of configurations x workloads in parallel, one CSV row per job.
+    Sweep(sweep_cmd::SweepArgs),
+    /// Join the CSV files of a sharded sweep.
+    Merge(sweep_cmd::MergeArgs),
+    /// Write the HTML report with plots (the embedded default workloads if no trace is given).
+    Report(report_cmd::ReportArgs),
 }
 
 /// What a command concluded: success, or a finding that sets a non-zero exit
@@ -45,6 +57,10 @@ fn main() -> ExitCode {
         Cmd::Vectors(a) => vectors_cmd::run(a, &mut out),
         Cmd::Bench(a) => bench::run(a, &mut out),
         Cmd::Replay(a) => replay_cmd::run(a, &mut out),
+        Cmd::Gen(a) => gen_cmd::run(a, &mut out),
+        Cmd::Sweep(a) => sweep_cmd::run(a, &mut out),
+        Cmd::Merge(a) => sweep_cmd::merge(a, &mut out),
+        Cmd::Report(a) => report_cmd::run_cmd(a, &mut out),
     };
     let flushed = out.flush();
     match (result, flushed) {

@@ -6,6 +6,8 @@
 pub mod config;
 pub mod conformance;
 pub mod driver;
+pub mod gen;
+pub mod import;
 pub mod replay;
 pub mod trace;
 pub mod vector;
