@@ -217,7 +217,8 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> CmdResult {
             let mut w = std::io::BufWriter::new(f);
             writeln!(w, "{PER_ACCESS_HEADER}")?;
             let mut sink = PerAccess { out: w };
-            let s = replay_timed(&mut TraceReader::new(input, &name), &name, config.driver, &mut device, &opts, &mut sink)?;
+            let s =
+                replay_timed(&mut TraceReader::new(input, &name), &name, config.driver, &mut device, &opts, &mut sink)?;
             sink.out.flush().with_context(|| format!("writing {}", p.display()))?;
             s
         }
