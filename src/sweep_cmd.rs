@@ -276,6 +276,7 @@ pub fn run(args: &SweepArgs, out: &mut dyn Write) -> CmdResult {
     );
     let results: Vec<Result<ReplayStats>> = pool.install(|| {
         mine.par_iter()
+            .with_max_len(1)
             .map(|j| {
                 let r = run_job(j).with_context(|| format!("job {} ({})", j.index, j.workload));
                 bar.inc(1);

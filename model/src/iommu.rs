@@ -178,6 +178,10 @@ impl Translator for Iommu {
         out.append(&mut self.faults);
     }
 
+    fn counters(&self) -> Option<&Counters> {
+        Some(&self.counters)
+    }
+
     fn name(&self) -> &str {
         "model"
     }

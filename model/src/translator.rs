@@ -7,6 +7,7 @@ use crate::fault::FaultRecord;
 use crate::memory::Memory;
 use crate::regs::Regs;
 use crate::request::{Request, Response};
+use crate::stats::Counters;
 
 /// A translator answers requests one at a time, running each to completion.
 ///
@@ -29,6 +30,12 @@ pub trait Translator {
 
     /// A short name for reports ("model", "rtl").
     fn name(&self) -> &str;
+
+    /// Event counts (cache hits and misses, walk reads), where the backend keeps
+    /// them.
+    fn counters(&self) -> Option<&Counters> {
+        None
+    }
 
     /// Whether the backend implements a conformance-vector feature tag (`msi`,
     /// `sv57x4`, ...). Runners skip vectors that need one it lacks; the golden

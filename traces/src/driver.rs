@@ -130,8 +130,9 @@ pub struct Driver {
     vms: HashMap<u32, Vm>,
     next_pscid: u32,
     next_gscid: u16,
-    /// Lazy flush queue: domains with unflushed unmaps, and when the oldest came.
-    queue: Vec<(u32, Option<u32>)>,
+    /// Lazy flush queue: unflushed unmaps (device, pid, iova, size), and when the
+    /// oldest came.
+    queue: Vec<(u32, Option<u32>, u64, u64)>,
     queue_since: Option<u64>,
     now: u64,
 }
@@ -263,6 +264,16 @@ impl Driver {
             EventKind::Attach => self.attach(mem, e, cmds)?,
             EventKind::Detach => self.detach(mem, e, cmds)?,
             EventKind::Map => {
+                // Linux's flush queue keeps an unmapped IOVA out of the allocator
+                // until its invalidation (iova_fq), so a lazily unmapped IOVA is
+                // never mapped again while the IOTLB may still hold it. A trace
+                // captured under strict mode reuses IOVAs at once: flush first.
+                let overlaps = |q: &(u32, Option<u32>, u64, u64)| {
+                    q.0 == e.device && q.1 == e.pid && q.2 < e.iova.saturating_add(e.size) && e.iova < q.2 + q.3
+                };
+                if self.queue.iter().any(overlaps) {
+                    self.flush(cmds);
+                }
                 let (table, space_pages) = self.domain_table(mem, e.device, e.pid)?;
                 let mut pages = space_pages;
                 let step = e.page.bytes();
@@ -350,7 +361,8 @@ impl Driver {
             return;
         }
         let mut done: Vec<(u32, Option<u32>)> = Vec::new();
-        for key in std::mem::take(&mut self.queue) {
+        for (device, pid, _, _) in std::mem::take(&mut self.queue) {
+            let key = (device, pid);
             if done.contains(&key) {
                 continue;
             }
@@ -394,7 +406,7 @@ impl Driver {
                 cmds.push(encode::iofence_c(None));
             }
             Policy::Lazy => {
-                self.queue.push((device, pid));
+                self.queue.push((device, pid, iova, size));
                 self.queue_since.get_or_insert(self.now);
                 if self.queue.len() >= self.config.lazy_entries {
                     self.flush(cmds);

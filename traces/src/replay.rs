@@ -284,6 +284,9 @@ struct InFlight {
     completed: u64,
     response: Option<Response>,
     first: Option<Response>,
+    /// Tag of the access's first request, and of its earliest failed one.
+    tag0: u64,
+    failed_tag: u64,
     source: Source,
     slowest: u64,
     reads: u32,
@@ -343,6 +346,7 @@ pub fn replay_timed(
                 driver.requests(&e, &mut reqs);
                 let aid = first_aid + inflight.len() as u64;
                 let earliest = e.time.unwrap_or(now).max(now);
+                let tag0 = next_tag;
                 for r in &reqs {
                     pending.push_back((earliest, next_tag as u32, *r));
                     if records {
@@ -363,6 +367,8 @@ pub fn replay_timed(
                     completed: 0,
                     response: None,
                     first: None,
+                    tag0,
+                    failed_tag: u64::MAX,
                     source: Source::Pending,
                     slowest: 0,
                     reads: 0,
@@ -449,11 +455,14 @@ pub fn replay_timed(
             a.left -= 1;
             a.completed = a.completed.max(c.completed);
             a.reads += c.reads;
-            if a.first.is_none() {
+            // Requests may complete out of order: keep the answer of the first
+            // request, and of the first (in order) that failed.
+            if t64 == a.tag0 {
                 a.first = Some(c.response);
             }
-            if c.response.status != Status::Success && a.response.is_none() {
+            if c.response.status != Status::Success && t64 < a.failed_tag {
                 a.response = Some(c.response);
+                a.failed_tag = t64;
             }
             if c.completed - c.issued >= a.slowest {
                 a.slowest = c.completed - c.issued;
@@ -569,6 +578,9 @@ pub fn replay_functional(
                 message: err.to_string(),
             })?;
         }
+    }
+    if let Some(c) = translator.counters() {
+        stats.counters = *c;
     }
     Ok(stats)
 }
