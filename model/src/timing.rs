@@ -268,7 +268,8 @@ impl TimingModel {
         let key = key_of(&head.req);
         // A miss on a page being walked merges without a lookup: that page cannot
         // be in the IOTLB while its walk is in flight.
-        let walking = if self.busy_walkers == 0 { None } else { self.walkers.iter().position(|w| w.busy && w.key == key) };
+        let walking =
+            if self.busy_walkers == 0 { None } else { self.walkers.iter().position(|w| w.busy && w.key == key) };
         if let Some(w) = walking {
             let p = if from_retry { self.retries.pop_front() } else { self.requests.pop_front() }.expect("head");
             if !p.merged {
