@@ -332,7 +332,8 @@ pub fn replay_timed(
         let now = device.cycle();
         // Apply every non-access event due now, and split accesses into requests,
         // while the window of requests in flight has room.
-        while let Some((line, e)) = next {
+        while let Some((line, e)) = next.as_ref() {
+            let (line, e) = (*line, e);
             let due = e.time.is_none_or(|t| t <= now) || (pending.is_empty() && device.idle());
             if !due || pending.len() >= WINDOW {
                 break;
@@ -343,7 +344,7 @@ pub fn replay_timed(
             if e.kind == EventKind::Access {
                 stats.accesses += 1;
                 reqs.clear();
-                driver.requests(&e, &mut reqs);
+                driver.requests(e, &mut reqs);
                 let aid = first_aid + inflight.len() as u64;
                 let earliest = e.time.unwrap_or(now).max(now);
                 let tag0 = next_tag;
@@ -360,7 +361,7 @@ pub fn replay_timed(
                 }
                 inflight.push_back(InFlight {
                     line,
-                    event: e,
+                    event: *e,
                     requests: reqs.len() as u32,
                     left: reqs.len() as u32,
                     issued: u64::MAX,
