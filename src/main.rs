@@ -4,6 +4,7 @@ mod bench;
 mod cache_args;
 mod embedded;
 mod gen_cmd;
+mod import_cmd;
 mod replay_cmd;
 mod report_cmd;
 mod sweep_cmd;
@@ -32,6 +33,8 @@ enum Cmd {
     Replay(replay_cmd::ReplayArgs),
     /// Write a generated DMA workload (NIC, NVMe, accelerator, ...) as an iommu-trace/1 CSV.
     Gen(gen_cmd::GenArgs),
+    /// Convert a QEMU trace log or a Linux ftrace capture to an iommu-trace/1 CSV.
+    Import(import_cmd::ImportArgs),
     /// Replay a grid of configurations x workloads in parallel, one CSV row per job.
     Sweep(sweep_cmd::SweepArgs),
     /// Join the CSV files of a sharded sweep.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Cmd::Bench(a) => bench::run(a, &mut out),
         Cmd::Replay(a) => replay_cmd::run(a, &mut out),
         Cmd::Gen(a) => gen_cmd::run(a, &mut out),
+        Cmd::Import(a) => import_cmd::run(a, &mut out),
         Cmd::Sweep(a) => sweep_cmd::run(a, &mut out),
         Cmd::Merge(a) => sweep_cmd::merge(a, &mut out),
         Cmd::Report(a) => report_cmd::run_cmd(a, &mut out),

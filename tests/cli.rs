@@ -75,3 +75,102 @@ fn a_missing_file_is_an_error_not_a_panic() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("/nonexistent/v.jsonl"));
 }
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("iommu-cli-test-{}", std::process::id())).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_generated_trace_is_byte_identical_for_a_seed_and_replays_through_a_pipe() {
+    let a = iommu(&["gen", "nvme", "--count", "50", "--devices", "2", "--seed", "3"]);
+    let b = iommu(&["gen", "nvme", "--count", "50", "--devices", "2", "--seed", "3"]);
+    assert!(a.status.success(), "{}", text(&a));
+    assert!(a.stdout.len() > 1000 && a.stdout == b.stdout);
+    let file = temp_file("nvme.csv", &String::from_utf8(a.stdout).unwrap());
+    let o = iommu(&["replay", file.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("faults                  none"), "{t}");
+    // Every access of 50 I/Os per device, 2 devices, is in the summary.
+    let accesses: u64 = t.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(accesses >= 100, "{t}");
+}
+
+#[test]
+fn a_sharded_sweep_merges_into_the_single_run_and_thread_counts_do_not_change_results() {
+    let dir = temp_dir("sweep");
+    let grid = dir.join("grid.toml");
+    std::fs::write(
+        &grid,
+        "workloads = [\"gen:nic:count=200\", \"gen:window:window=256k,count=2000\"]\n\
+         [[axis]]\nname = \"iommu.iotlb.ways\"\nvalues = [1, 4]\n\
+         [[axis]]\nname = \"driver.policy\"\nvalues = [\"strict\", \"lazy\"]\n",
+    )
+    .unwrap();
+    let g = grid.to_str().unwrap();
+    let out = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    for (name, threads) in [("one.csv", "1"), ("two.csv", "2")] {
+        let o = iommu(&["sweep", g, "-o", &out(name), "--threads", threads]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let one = std::fs::read_to_string(out("one.csv")).unwrap();
+    assert_eq!(one, std::fs::read_to_string(out("two.csv")).unwrap());
+    assert_eq!(one.lines().count(), 1 + 2 * 2 * 2, "{one}");
+    for i in 0..3 {
+        let o = iommu(&["sweep", g, "--shard", &format!("{i}/3"), "-o", &out(&format!("shard{i}.csv"))]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = iommu(&["merge", &out("shard2.csv"), &out("shard0.csv"), &out("shard1.csv"), "-o", &out("merged.csv")]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(one, std::fs::read_to_string(out("merged.csv")).unwrap());
+    // A shard given twice is refused.
+    let o = iommu(&["merge", &out("shard0.csv"), &out("shard0.csv"), "-o", &out("bad.csv")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn a_bad_grid_names_what_is_wrong() {
+    let dir = temp_dir("badgrid");
+    let cases = [
+        ("workloads = [\"gen:nic\"]\n[[axis]]\nname = \"iommu.iotlb.wayz\"\nvalues = [1]\n", "wayz"),
+        ("workloads = [\"gen:nic\"]\n[[axis]]\nname = \"iommu.iotlb.sets\"\nvalues = [3]\n", "iommu.iotlb.sets=3"),
+        ("workloads = [\"gen:nope\"]\n", "nope"),
+        ("workloads = [\"gen:nic\"\n", "line 1"),
+    ];
+    for (i, (grid, needle)) in cases.iter().enumerate() {
+        let p = dir.join(format!("grid{i}.toml"));
+        std::fs::write(&p, grid).unwrap();
+        let o = iommu(&["sweep", p.to_str().unwrap(), "-o", dir.join("out.csv").to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains(needle), "case {i}: {}", text(&o));
+    }
+}
+
+#[test]
+fn a_captured_log_imports_and_replays() {
+    let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/captures/qemu-vtd-nvme-e1000e.log");
+    let dir = temp_dir("import");
+    let trace = dir.join("vtd.csv");
+    let o = iommu(&["import", capture, "-o", trace.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = iommu(&["replay", trace.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.starts_with("accesses 150 "), "{t}");
+}
+
+#[test]
+fn the_report_writes_html_and_plots() {
+    let dir = temp_dir("report");
+    let o = iommu(&["report", "--scale", "0.1", "-o", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    for figure in ["window-hit-rate", "iotlb-hit-rate", "latency-cdf", "policy-hit-rate"] {
+        assert!(html.contains(&format!("{figure}.png")), "{figure}");
+        let png = std::fs::read(dir.join(format!("{figure}.png"))).unwrap();
+        assert_eq!(&png[1..4], b"PNG", "{figure}");
+        assert!(dir.join(format!("{figure}.svg")).exists(), "{figure}");
+    }
+}

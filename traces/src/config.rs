@@ -140,6 +140,35 @@ pub struct Config {
     pub driver: DriverConfig,
 }
 
+/// Writes `user`'s keys over `base`'s, refusing keys `base` does not have and
+/// values of another kind (a table for a number, ...).
+fn overlay(base: &mut toml::Table, user: &toml::Table, path: &str, text: &str) -> Result<(), String> {
+    for (k, v) in user {
+        let full = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+        let line = || {
+            text.lines()
+                .position(|l| {
+                    let l = l.trim_start();
+                    l.starts_with(k.as_str()) && l[k.len()..].trim_start().starts_with('=')
+                        || l.starts_with('[') && l.contains(full.as_str())
+                })
+                .map_or(String::new(), |n| format!("line {}: ", n + 1))
+        };
+        match (base.get_mut(k), v) {
+            (None, _) => {
+                let known: Vec<&str> = base.keys().map(|s| s.as_str()).collect();
+                return Err(format!("{}unknown key `{full}` (expected one of {})", line(), known.join(", ")));
+            }
+            (Some(toml::Value::Table(b)), toml::Value::Table(u)) => overlay(b, u, &full, text)?,
+            (Some(b), u) if b.type_str() == u.type_str() => *b = u.clone(),
+            (Some(b), u) => {
+                return Err(format!("{}key `{full}`: expected {}, found {}", line(), b.type_str(), u.type_str()));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A configuration that cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -158,10 +187,15 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads a configuration from TOML text; `file` labels errors.
+    /// Reads a configuration from TOML text; `file` labels errors. Every key left
+    /// out keeps its default, down to single fields of a section
+    /// (`[iommu.iotlb]` with only `ways = 8` keeps the default sets).
     pub fn from_toml(text: &str, file: &str) -> Result<Config, ConfigError> {
-        let c: Config =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.to_string(), message: e.to_string() })?;
+        let parse = |message: String| ConfigError::Parse { file: file.to_string(), message };
+        let user: toml::Table = toml::from_str(text).map_err(|e| parse(e.to_string()))?;
+        let mut merged = toml::Table::try_from(Config::default()).map_err(|e| parse(e.to_string()))?;
+        overlay(&mut merged, &user, "", text).map_err(parse)?;
+        let c: Config = toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| parse(e.to_string()))?;
         c.timing().map_err(|e| match e {
             ConfigError::Invalid(m) => ConfigError::Invalid(format!("{file}: {m}")),
             other => other,
@@ -233,5 +267,19 @@ mod tests {
         assert!(e.to_string().contains("iommu.iotlb"), "{e}");
         let e = Config::from_toml("[driver]\npolicy = \"sometimes\"\n", "c.toml").unwrap_err();
         assert!(e.to_string().contains("policy") || e.to_string().contains("sometimes"), "{e}");
+        let e = Config::from_toml("[memory]\nlatency = \"slow\"\n", "c.toml").unwrap_err();
+        assert!(e.to_string().contains("line 2") && e.to_string().contains("memory.latency"), "{e}");
+    }
+
+    #[test]
+    fn keys_left_out_keep_their_defaults() {
+        let c = Config::from_toml("[iommu.iotlb]\nways = 8\n[driver]\npolicy = \"lazy\"\n", "c.toml").unwrap();
+        let d = Config::default();
+        assert_eq!(c.iommu.iotlb.ways, 8);
+        assert_eq!(c.iommu.iotlb.sets, d.iommu.iotlb.sets);
+        assert_eq!(c.iommu.ddtc, d.iommu.ddtc);
+        assert_eq!(c.driver.policy, crate::driver::Policy::Lazy);
+        assert_eq!(c.driver.max_payload, d.driver.max_payload);
+        assert_eq!(c.memory, d.memory);
     }
 }

@@ -384,7 +384,7 @@ pub fn replay_timed(
                 }
                 stats.mapping_events += 1;
                 cmds.clear();
-                driver.apply(&mut mem, &e, &mut cmds).map_err(|source| ReplayError::Driver {
+                driver.apply(&mut mem, e, &mut cmds).map_err(|source| ReplayError::Driver {
                     file: file.to_string(),
                     line,
                     source,

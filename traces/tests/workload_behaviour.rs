@@ -41,7 +41,13 @@ fn timed(name: &str, o: &Options, config: &Config, sink: &mut dyn ReplaySink) ->
         .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn functional(name: &str, o: &Options, driver: DriverConfig, caches: CacheConfig, sink: &mut dyn ReplaySink) -> ReplayStats {
+fn functional(
+    name: &str,
+    o: &Options,
+    driver: DriverConfig,
+    caches: CacheConfig,
+    sink: &mut dyn ReplaySink,
+) -> ReplayStats {
     let mut golden = Iommu::new(caches);
     replay_functional(&mut source(name, o), name, driver, &mut golden, &ReplayOptions::default(), sink)
         .unwrap_or_else(|e| panic!("{name}: {e}"))
