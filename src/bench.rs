@@ -295,7 +295,33 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> CmdResult {
             writeln!(out, "{:<16} {:>12.2} M  lines/s: reading the trace CSV format", "csv-read", csv / 1e6)?;
         }
     }
+    if wants("sweep-scaling") {
+        let (one, two) = sweep_scaling()?;
+        writeln!(
+            out,
+            "{:<16} {:>12.2} x  sweep of examples/sweep.toml's grid on 2 threads against 1 ({one:.2} s, {two:.2} s)",
+            "sweep-scaling",
+            one / two
+        )?;
+    }
     Ok(Outcome::Ok)
+}
+
+/// The grid of `examples/sweep.toml`, embedded so the benchmark runs anywhere.
+const SWEEP_GRID: &str = include_str!("../examples/sweep.toml");
+
+/// Seconds to run the example sweep grid on one thread and on two.
+fn sweep_scaling() -> anyhow::Result<(f64, f64)> {
+    use rayon::prelude::*;
+    let (_, jobs) = crate::sweep_cmd::expand(SWEEP_GRID, "examples/sweep.toml")?;
+    let mut seconds = [0.0; 2];
+    for (threads, s) in [1usize, 2].into_iter().zip(&mut seconds) {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+        let t = Instant::now();
+        pool.install(|| jobs.par_iter().with_max_len(1).map(crate::sweep_cmd::run_job).collect::<Result<Vec<_>, _>>())?;
+        *s = t.elapsed().as_secs_f64();
+    }
+    Ok((seconds[0], seconds[1]))
 }
 
 /// Throughput of the trace path: CSV reading and timing-model replay.
