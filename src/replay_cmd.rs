@@ -172,6 +172,9 @@ pub fn print_summary(out: &mut dyn Write, s: &ReplayStats) -> std::io::Result<()
         c.walk_reads,
         c.walk_writes
     )?;
+    if c.walk_cache_hit > 0 {
+        writeln!(out, "walk-cache hits         {}  (page-table reads served without memory)", c.walk_cache_hit)?;
+    }
     writeln!(out, "mapping events {}  commands {}", s.mapping_events, s.commands)?;
     let by: Vec<String> = s.by_source().iter().map(|(k, v)| format!("{k} {v}")).collect();
     writeln!(out, "answered by             {}", by.join(", "))?;

@@ -195,6 +195,7 @@ pub const STAT_COLUMNS: &[&str] = &[
     "walk_merged",
     "walk_reads",
     "walk_writes",
+    "walk_cache_hit",
     "faults",
     "commands",
 ];
@@ -227,6 +228,7 @@ pub fn stat_fields(s: &ReplayStats) -> Vec<String> {
         c.walk_merged.to_string(),
         c.walk_reads.to_string(),
         c.walk_writes.to_string(),
+        c.walk_cache_hit.to_string(),
         s.faults_by_cause.values().sum::<u64>().to_string(),
         s.commands.to_string(),
     ]

@@ -31,13 +31,16 @@ pub struct Counters {
     pub walk_reads: u64,
     /// Memory writes made by walks (atomic A/D updates).
     pub walk_writes: u64,
+    /// Page-table reads served by a walk cache instead of memory (timing model
+    /// only; not counted in `walk_reads`).
+    pub walk_cache_hit: u64,
     /// Requests that ended in a fault, reported or not.
     pub faults: u64,
 }
 
 impl Counters {
     /// The counters as (name, value) pairs, in a fixed order.
-    pub fn named(&self) -> [(&'static str, u64); 11] {
+    pub fn named(&self) -> [(&'static str, u64); 12] {
         [
             ("translations", self.translations),
             ("iotlb_hit", self.iotlb_hit),
@@ -49,6 +52,7 @@ impl Counters {
             ("walk_merged", self.walk_merged),
             ("walk_reads", self.walk_reads),
             ("walk_writes", self.walk_writes),
+            ("walk_cache_hit", self.walk_cache_hit),
             ("faults", self.faults),
         ]
     }
@@ -86,6 +90,7 @@ impl AddAssign for Counters {
         self.walk_merged += o.walk_merged;
         self.walk_reads += o.walk_reads;
         self.walk_writes += o.walk_writes;
+        self.walk_cache_hit += o.walk_cache_hit;
         self.faults += o.faults;
     }
 }

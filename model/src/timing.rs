@@ -23,10 +23,21 @@
 //! - Responses leave on the cycle they complete (the response port takes as many
 //!   as complete in a cycle).
 //!
+//! - Optional walk caches, one per stage (`fs_walk_cache`, `gs_walk_cache`), hold
+//!   the addresses of non-leaf PTEs read before. A walker's read of such a PTE is
+//!   answered from the walk cache `walk_cache_cycles` after the port takes it,
+//!   without a memory access (the port still takes one access per cycle, cached
+//!   or not). Any IOTINVAL or IODIR command empties both walk caches: more than
+//!   the specification requires (section 4.3: an invalidation covers at least the
+//!   entries it names), never less.
+//!
 //! Memory is read and written (A/D compare-and-swap) when the memory port accepts
-//! the access; the data arrives later.
+//! the access; the data arrives later. A walk-cache hit reads the same words (the
+//! cache holds no data of its own), so no configuration can change an answer: a
+//! walk cache only removes memory latency.
 
 use crate::addr::DeviceId;
+use crate::cache::{Geometry, SetAssoc};
 use crate::caches::{CacheConfig, Caches};
 use crate::command::{self, CommandError};
 use crate::fault::FaultRecord;
@@ -35,7 +46,7 @@ use crate::memory::Memory;
 use crate::regs::Regs;
 use crate::request::{Request, Response};
 use crate::stats::Counters;
-use crate::translate::{Deferred, Env, MemOp, Reply, Source, Step, Translation};
+use crate::translate::{Deferred, Env, MemOp, PteStage, Reply, Source, Step, Translation};
 use std::collections::VecDeque;
 
 /// The timing model's parameters.
@@ -57,6 +68,12 @@ pub struct TimingConfig {
     pub mem_beat_cycles: u64,
     /// Memory accesses in flight at most.
     pub mem_outstanding: usize,
+    /// Walk cache of first-stage non-leaf PTEs (disabled: 0 sets).
+    pub fs_walk_cache: Geometry,
+    /// Walk cache of G-stage non-leaf PTEs (disabled: 0 sets).
+    pub gs_walk_cache: Geometry,
+    /// Cycles from a walk-cache hit's acceptance to its data.
+    pub walk_cache_cycles: u64,
 }
 
 impl Default for TimingConfig {
@@ -70,6 +87,9 @@ impl Default for TimingConfig {
             mem_latency: 100,
             mem_beat_cycles: 1,
             mem_outstanding: 16,
+            fs_walk_cache: Geometry::DISABLED,
+            gs_walk_cache: Geometry::DISABLED,
+            walk_cache_cycles: 1,
         }
     }
 }
@@ -151,6 +171,8 @@ struct Walker {
 /// on an access fault) or the compare-and-swap's result.
 struct Arrival {
     at: u64,
+    /// Served by a walk cache: not a memory access in flight.
+    cached: bool,
     data: Option<[u64; 8]>,
     swapped: Option<Result<u64, ()>>,
 }
@@ -176,6 +198,8 @@ pub struct TimingModel {
     walkers: Vec<Walker>,
     busy_walkers: usize,
     mem_inflight: usize,
+    /// Walk caches: first stage, G-stage; keyed by PTE address.
+    walk_caches: [SetAssoc<u64, ()>; 2],
     done: Vec<Completion>,
     faults: Vec<FaultRecord>,
     #[allow(clippy::vec_box)] // boxes move between walkers, the miss queue and here
@@ -225,6 +249,7 @@ impl TimingModel {
             walkers,
             busy_walkers: 0,
             mem_inflight: 0,
+            walk_caches: [SetAssoc::new(config.fs_walk_cache), SetAssoc::new(config.gs_walk_cache)],
             done: Vec::new(),
             faults: Vec::new(),
             spare: Vec::new(),
@@ -346,17 +371,43 @@ impl TimingModel {
         wk.to_memory = false;
         let op: MemOp = wk.t.mem_op();
         let is_cas = op.words == 0;
-        let lat = self.config.mem_latency + u64::from(op.words.max(1) - 1) * self.config.mem_beat_cycles;
+        let stage = if is_cas { None } else { wk.t.pte_read_stage() };
+        let cache = stage.map(|s| match s {
+            PteStage::First => 0,
+            PteStage::G => 1,
+        });
+        let cached = cache.is_some_and(|c| {
+            let wc = &mut self.walk_caches[c];
+            !wc.is_disabled() && wc.lookup(op.addr.0 >> 3, op.addr.0).is_some()
+        });
+        let lat = if cached {
+            self.config.walk_cache_cycles
+        } else {
+            self.config.mem_latency + u64::from(op.words.max(1) - 1) * self.config.mem_beat_cycles
+        };
         let arrive = self.cycle + lat.max(1);
         if is_cas {
             let r = mem.compare_and_swap(op.addr, op.expected, op.new).map_err(|_| ());
-            wk.waiting = Some(Arrival { at: arrive, data: None, swapped: Some(r) });
+            wk.waiting = Some(Arrival { at: arrive, cached, data: None, swapped: Some(r) });
         } else {
             let mut buf = [0u64; 8];
             let ok = mem.read_words(op.addr, &mut buf[..usize::from(op.words)]).is_ok();
-            wk.waiting = Some(Arrival { at: arrive, data: ok.then_some(buf), swapped: None });
+            // A valid PTE with R = W = X = 0 points to the next level
+            // (Privileged architecture, section 12.3.2, step 4).
+            if let (Some(c), false, true) = (cache, cached, ok) {
+                if buf[0] & 0xf == 1 && !self.walk_caches[c].is_disabled() {
+                    self.walk_caches[c].insert(op.addr.0 >> 3, op.addr.0, ());
+                }
+            }
+            wk.waiting = Some(Arrival { at: arrive, cached, data: ok.then_some(buf), swapped: None });
         }
-        self.mem_inflight += 1;
+        if cached {
+            wk.t.read_served_by_walk_cache();
+            self.counters.walk_reads -= 1;
+            self.counters.walk_cache_hit += 1;
+        } else {
+            self.mem_inflight += 1;
+        }
     }
 
     /// Walkers whose memory response arrives this cycle resume.
@@ -366,8 +417,10 @@ impl TimingModel {
             if !ready || !self.walkers[w].busy {
                 continue;
             }
-            let Arrival { data, swapped: cas, .. } = self.walkers[w].waiting.take().expect("ready");
-            self.mem_inflight -= 1;
+            let Arrival { data, swapped: cas, cached, .. } = self.walkers[w].waiting.take().expect("ready");
+            if !cached {
+                self.mem_inflight -= 1;
+            }
             let words = usize::from(self.walkers[w].t.mem_op().words);
             let step = {
                 let wk = &mut self.walkers[w];
@@ -451,6 +504,11 @@ impl CycleDevice for TimingModel {
         std::mem::swap(scratch.caches_mut(), &mut self.caches);
         let r = scratch.execute(mem, c);
         std::mem::swap(scratch.caches_mut(), &mut self.caches);
+        if !matches!(c, command::Command::IofenceC { .. }) {
+            for wc in &mut self.walk_caches {
+                wc.clear();
+            }
+        }
         r
     }
 
@@ -596,5 +654,63 @@ mod tests {
             c.iter().map(|x| x.completed).max().unwrap()
         };
         assert!(time(4) < time(1) * 2 / 3, "4 walkers: {} cycles, 1 walker: {}", time(4), time(1));
+    }
+
+    fn with_walk_caches() -> TimingConfig {
+        let g = Geometry { sets: 4, ways: 4, replacement: crate::cache::Replacement::Lru };
+        TimingConfig { mem_latency: 50, fs_walk_cache: g, gs_walk_cache: g, walk_cache_cycles: 1, ..Default::default() }
+    }
+
+    #[test]
+    fn a_walk_cache_serves_the_upper_levels_of_a_second_walk() {
+        let (mut mem, regs, _) = world();
+        let mut t = TimingModel::new(with_walk_caches(), regs);
+        let first = run_closed_loop(&mut t, &mut mem, &[read(0x1000_0000)]);
+        let c0 = *t.counters();
+        // Another page under the same level-0 table: its two non-leaf PTEs (levels
+        // 2 and 1) come from the walk cache, only the leaf from memory.
+        let second = run_closed_loop(&mut t, &mut mem, &[read(0x1000_1000)]);
+        let c1 = *t.counters();
+        assert_eq!(c1.walk_cache_hit - c0.walk_cache_hit, 2);
+        assert_eq!(c1.walk_reads - c0.walk_reads, 1);
+        assert_eq!(second[0].reads, 1);
+        // The device context comes from the DDTC; the three PTE reads cost 50 cycles
+        // each without the walk cache, 1 with it.
+        let lat = |c: &[Completion]| c[0].completed - c[0].issued;
+        let mut plain =
+            TimingModel::new(TimingConfig { fs_walk_cache: Geometry::DISABLED, ..with_walk_caches() }, regs);
+        run_closed_loop(&mut plain, &mut mem, &[read(0x1000_0000)]);
+        let uncached = run_closed_loop(&mut plain, &mut mem, &[read(0x1000_1000)]);
+        assert_eq!(lat(&uncached) - lat(&second), 2 * (50 - 1));
+        assert_eq!(first[0].response.spa.0 + 0x1000, second[0].response.spa.0);
+        assert_eq!(second[0].response.spa, uncached[0].response.spa);
+    }
+
+    #[test]
+    fn an_invalidation_empties_the_walk_caches() {
+        let (mut mem, regs, _) = world();
+        let mut t = TimingModel::new(with_walk_caches(), regs);
+        run_closed_loop(&mut t, &mut mem, &[read(0x1000_0000)]);
+        // IOTINVAL.VMA, all address spaces (opcode 1, func3 0).
+        t.command(&mut mem, [1, 0]).unwrap();
+        let before = *t.counters();
+        run_closed_loop(&mut t, &mut mem, &[read(0x1000_2000)]);
+        assert_eq!(t.counters().walk_cache_hit, before.walk_cache_hit);
+        assert_eq!(t.counters().walk_reads - before.walk_reads, 3);
+    }
+
+    #[test]
+    fn walk_caches_change_no_answer() {
+        let (mut mem, regs, _) = world();
+        let reqs: Vec<Request> = (0..300u64).map(|i| read(0x1000_0000 + (i * 7919 % 70) * 4096)).collect();
+        let mut golden = Iommu::with_regs(CacheConfig::default(), regs);
+        let mut gm = mem.clone();
+        let want: Vec<Response> = reqs.iter().map(|r| golden.translate_in(&mut gm, r)).collect();
+        let mut t = TimingModel::new(with_walk_caches(), regs);
+        let got = run_closed_loop(&mut t, &mut mem, &reqs);
+        assert!(t.counters().walk_cache_hit > 0);
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!((g.response.status, g.response.spa), (w.status, w.spa));
+        }
     }
 }

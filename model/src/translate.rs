@@ -54,6 +54,16 @@ pub struct MemOp {
     pub new: u64,
 }
 
+/// The page-table stage a pending read belongs to (for the timing model's walk
+/// caches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PteStage {
+    /// A first-stage PTE.
+    First,
+    /// A G-stage PTE.
+    G,
+}
+
 /// The answer to the last [`Step`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reply<'a> {
@@ -290,6 +300,22 @@ impl Translation {
     /// [`Step::CompareAndSwap`].
     pub fn mem_op(&self) -> MemOp {
         self.op
+    }
+
+    /// The stage of the page-table entry the pending read fetches, if it is one.
+    #[inline]
+    pub fn pte_read_stage(&self) -> Option<PteStage> {
+        match self.wait {
+            Wait::FsPte => Some(PteStage::First),
+            Wait::GsPte => Some(PteStage::G),
+            _ => None,
+        }
+    }
+
+    /// The pending read was served by a walk cache, not by memory: it no longer
+    /// counts as one of this translation's memory reads.
+    pub fn read_served_by_walk_cache(&mut self) {
+        self.reads = self.reads.saturating_sub(1);
     }
 
     /// Returns `Step::Read` for `words` words at `addr`, remembering the access.

@@ -92,6 +92,12 @@ pub struct IommuSpec {
     pub ddtc: CacheSpec,
     /// The process-directory cache.
     pub pdtc: CacheSpec,
+    /// Walk cache of first-stage non-leaf PTEs (0 sets: none).
+    pub fs_walk_cache: CacheSpec,
+    /// Walk cache of G-stage non-leaf PTEs (0 sets: none).
+    pub gs_walk_cache: CacheSpec,
+    /// Cycles from a walk-cache hit to its data.
+    pub walk_cache_cycles: u64,
 }
 
 impl Default for IommuSpec {
@@ -105,6 +111,9 @@ impl Default for IommuSpec {
             iotlb: CacheSpec::new(t.caches.iotlb.sets, t.caches.iotlb.ways),
             ddtc: CacheSpec::new(t.caches.ddtc.sets, t.caches.ddtc.ways),
             pdtc: CacheSpec::new(t.caches.pdtc.sets, t.caches.pdtc.ways),
+            fs_walk_cache: CacheSpec::new(t.fs_walk_cache.sets, t.fs_walk_cache.ways),
+            gs_walk_cache: CacheSpec::new(t.gs_walk_cache.sets, t.gs_walk_cache.ways),
+            walk_cache_cycles: t.walk_cache_cycles,
         }
     }
 }
@@ -230,6 +239,9 @@ impl Config {
             mem_latency: self.memory.latency,
             mem_beat_cycles: self.memory.beat_cycles,
             mem_outstanding: self.memory.outstanding,
+            fs_walk_cache: i.fs_walk_cache.geometry("iommu.fs_walk_cache")?,
+            gs_walk_cache: i.gs_walk_cache.geometry("iommu.gs_walk_cache")?,
+            walk_cache_cycles: i.walk_cache_cycles,
         })
     }
 }

@@ -61,10 +61,16 @@ fn iotlb(config: &mut Config, sets: usize, ways: usize) {
 #[test]
 fn timed_and_functional_replays_give_the_same_answers() {
     for name in ["nic", "nvme", "accel", "accel-strided", "passthrough", "nested"] {
-        for policy in [Policy::Strict, Policy::Lazy] {
+        for (policy, walk_caches) in [(Policy::Strict, false), (Policy::Lazy, false), (Policy::Strict, true)] {
             let o = Options { seed: 11, devices: 3, count: Some(200), ..Options::default() };
             let mut config = Config::default();
             config.driver.policy = policy;
+            if walk_caches {
+                config.iommu.fs_walk_cache.sets = 4;
+                config.iommu.fs_walk_cache.ways = 2;
+                config.iommu.gs_walk_cache.sets = 4;
+                config.iommu.gs_walk_cache.ways = 2;
+            }
             let mut t = Answers::default();
             timed(name, &o, &config, &mut t);
             let mut f = Answers::default();
@@ -73,7 +79,7 @@ fn timed_and_functional_replays_give_the_same_answers() {
             t.0.sort_by_key(|a| a.0);
             f.0.sort_by_key(|a| a.0);
             assert!(f.0.len() > 100, "{name}: only {} accesses", f.0.len());
-            assert_eq!(t.0.len(), f.0.len(), "{name} {policy:?}");
+            assert_eq!(t.0.len(), f.0.len(), "{name} {policy:?} walk caches {walk_caches}");
             if let Some((a, b)) = t.0.iter().zip(&f.0).find(|(a, b)| a != b) {
                 panic!("{name} {policy:?}: timed {a:?}, functional {b:?}");
             }
