@@ -293,11 +293,11 @@ struct InFlight {
 }
 
 /// Replays a trace through a cycle device and the driver model.
-pub fn replay_timed(
+pub fn replay_timed<D: CycleDevice + ?Sized>(
     reader: &mut dyn EventSource,
     file: &str,
     driver_config: DriverConfig,
-    device: &mut dyn CycleDevice,
+    device: &mut D,
     opts: &ReplayOptions,
     sink: &mut dyn ReplaySink,
 ) -> Result<ReplayStats, ReplayError> {
