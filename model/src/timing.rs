@@ -312,7 +312,7 @@ impl TimingModel {
         let p = if from_retry { self.retries.pop_front() } else { self.requests.pop_front() }.expect("head");
         let mut t = self.spare.pop().unwrap_or_else(|| Box::new(Translation::new(p.req)));
         t.restart(p.req);
-        let before = self.counters;
+        let before = (self.counters.iotlb_hit, self.counters.iotlb_miss);
         let step = {
             let mut env =
                 Env { regs: &self.regs, caches: &mut self.caches, counters: &mut self.counters, port: &mut Deferred };
@@ -320,9 +320,9 @@ impl TimingModel {
         };
         if p.merged {
             // A merged request was counted as a miss already.
-            if self.counters.iotlb_hit > before.iotlb_hit {
+            if self.counters.iotlb_hit > before.0 {
                 self.counters.iotlb_hit -= 1;
-            } else if self.counters.iotlb_miss > before.iotlb_miss {
+            } else if self.counters.iotlb_miss > before.1 {
                 self.counters.iotlb_miss -= 1;
             }
         }
