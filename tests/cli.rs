@@ -174,3 +174,40 @@ fn the_report_writes_html_and_plots() {
         assert!(dir.join(format!("{figure}.svg")).exists(), "{figure}");
     }
 }
+
+#[test]
+fn a_replayed_workload_becomes_a_conformance_vector_that_passes_with_and_without_caches() {
+    let dir = temp_dir("emit");
+    // A generated workload plus accesses the tables do not allow: an unmapped
+    // page and a write to a read-only mapping, so the vector holds faults too.
+    let gen = iommu(&["gen", "nvme", "--count", "20", "--seed", "5"]);
+    assert!(gen.status.success(), "{}", text(&gen));
+    let mut csv = String::from_utf8(gen.stdout).unwrap();
+    csv.push_str("0,attach,0x0200,,,s1,,,,,,,,\n");
+    csv.push_str("0,map,0x0200,,,,0x40000000,,0x90000000,0x2000,4k,r,,\n");
+    csv.push_str("0,access,0x0200,,,,0x40000010,,,,,,64,read\n");
+    csv.push_str("0,access,0x0200,,,,0x40001010,,,,,,64,write\n");
+    csv.push_str("0,access,0x0200,,,,0x50000000,,,,,,64,read\n");
+    let trace = dir.join("t.csv");
+    std::fs::write(&trace, csv).unwrap();
+    let vectors = dir.join("t.jsonl");
+    let o = iommu(&["replay", trace.to_str().unwrap(), "--emit-vectors", vectors.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("faults") && !t.contains("faults                  none"), "{t}");
+    for extra in [&[][..], &["--no-caches"][..]] {
+        let mut args = vec!["vectors", vectors.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = iommu(&args);
+        let t = text(&o);
+        assert!(o.status.success(), "{t}");
+        let total: Vec<&str> = t.lines().find(|l| l.starts_with("total")).unwrap().split_whitespace().collect();
+        assert_eq!(&total[1..], ["1", "0", "0"], "{t}");
+    }
+    // The vector expects the faults: a read of an unmapped page (cause 13, load
+    // page fault) and a write to a read-only page (15, store page fault).
+    let v = std::fs::read_to_string(&vectors).unwrap();
+    for cause in ["\"cause\":13", "\"cause\":15"] {
+        assert!(v.contains(cause), "{cause} missing");
+    }
+}
