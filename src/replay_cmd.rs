@@ -9,7 +9,7 @@ use iommu_model::timing::TimingModel;
 use iommu_model::{Iommu, Request, Response, Status};
 use iommu_traces::config::Config;
 use iommu_traces::replay::{
-    replay_functional, replay_regs, replay_timed, AccessRecord, ReplayOptions, ReplaySink, ReplayStats,
+    replay_functional, replay_regs, replay_timed, AccessRecord, EventSource, ReplayOptions, ReplaySink, ReplayStats,
 };
 use iommu_traces::trace::TraceReader;
 use iommu_traces::vector::{Expected, Vector, VectorStep};
@@ -195,6 +195,41 @@ pub fn print_summary(out: &mut dyn Write, s: &ReplayStats) -> std::io::Result<()
     Ok(())
 }
 
+/// A source that shows how many events were read (on a terminal only: indicatif
+/// draws nothing when standard error is not one).
+struct Progress<S> {
+    inner: S,
+    bar: indicatif::ProgressBar,
+    n: u64,
+}
+
+impl<S: EventSource> Progress<S> {
+    fn new(inner: S) -> Self {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {human_pos} events ({per_sec})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        Progress { inner, bar, n: 0 }
+    }
+}
+
+impl<S: EventSource> EventSource for Progress<S> {
+    fn next_event(&mut self) -> Result<Option<(u64, iommu_traces::trace::Event)>, iommu_traces::trace::TraceError> {
+        self.n += 1;
+        if self.n & 0xffff == 0 {
+            self.bar.set_position(self.n);
+        }
+        self.inner.next_event()
+    }
+}
+
+impl<S> Drop for Progress<S> {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// Runs `iommu replay`.
 pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> CmdResult {
     let config = load_config(args.config.as_deref())?;
@@ -220,13 +255,13 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> CmdResult {
             let mut w = std::io::BufWriter::new(f);
             writeln!(w, "{PER_ACCESS_HEADER}")?;
             let mut sink = PerAccess { out: w };
-            let s =
-                replay_timed(&mut TraceReader::new(input, &name), &name, config.driver, &mut device, &opts, &mut sink)?;
+            let mut source = Progress::new(TraceReader::new(input, &name));
+            let s = replay_timed(&mut source, &name, config.driver, &mut device, &opts, &mut sink)?;
             sink.out.flush().with_context(|| format!("writing {}", p.display()))?;
             s
         }
         None => replay_timed(
-            &mut TraceReader::new(input, &name),
+            &mut Progress::new(TraceReader::new(input, &name)),
             &name,
             config.driver,
             &mut device,
