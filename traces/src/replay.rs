@@ -275,6 +275,40 @@ fn drain_writes(mem: &mut SparseMemory, sink: &mut dyn ReplaySink) -> Result<(),
     Ok(())
 }
 
+/// Sends the driver's commands to the sink and runs them on the device.
+fn issue_commands(
+    cmds: &[[u64; 2]],
+    file: &str,
+    line: u64,
+    stats: &mut ReplayStats,
+    sink: &mut dyn ReplaySink,
+    mut run: impl FnMut([u64; 2]) -> Result<(), iommu_model::CommandError>,
+) -> Result<(), ReplayError> {
+    for &c in cmds {
+        stats.commands += 1;
+        sink.command(c).map_err(ReplayError::Sink)?;
+        run(c).map_err(|err| ReplayError::Command { file: file.to_string(), line, message: err.to_string() })?;
+    }
+    Ok(())
+}
+
+/// A driver model over fresh memory that logs the driver's writes.
+fn start_driver(
+    config: DriverConfig,
+    file: &str,
+    sink: &mut dyn ReplaySink,
+) -> Result<(Driver, SparseMemory), ReplayError> {
+    let mut mem = SparseMemory::new();
+    let driver = Driver::new(config, &mut mem).map_err(|source| ReplayError::Driver {
+        file: file.to_string(),
+        line: 0,
+        source,
+    })?;
+    mem.track_writes(true);
+    drain_writes(&mut mem, sink)?;
+    Ok((driver, mem))
+}
+
 struct InFlight {
     line: u64,
     event: Event,
@@ -302,15 +336,8 @@ pub fn replay_timed<D: CycleDevice + ?Sized>(
     sink: &mut dyn ReplaySink,
 ) -> Result<ReplayStats, ReplayError> {
     let mut stats = ReplayStats::default();
-    let mut mem = SparseMemory::new();
-    let mut driver = Driver::new(driver_config, &mut mem).map_err(|source| ReplayError::Driver {
-        file: file.to_string(),
-        line: 0,
-        source,
-    })?;
+    let (mut driver, mut mem) = start_driver(driver_config, file, sink)?;
     device.reset(&driver.regs());
-    mem.track_writes(true);
-    drain_writes(&mut mem, sink)?;
     // Requests waiting to be offered: (earliest cycle, tag, request). Tags and
     // access numbers are handed out in order, so two rings map a completion's tag
     // to its access: `owner[tag - first_tag]` and `inflight[aid - first_aid]`.
@@ -390,29 +417,15 @@ pub fn replay_timed<D: CycleDevice + ?Sized>(
                     source,
                 })?;
                 drain_writes(&mut mem, sink)?;
-                for c in &cmds {
-                    stats.commands += 1;
-                    sink.command(*c).map_err(ReplayError::Sink)?;
-                    device.command(&mut mem, *c).map_err(|err| ReplayError::Command {
-                        file: file.to_string(),
-                        line,
-                        message: err.to_string(),
-                    })?;
-                }
+                issue_commands(&cmds, file, line, &mut stats, sink, |c| device.command(&mut mem, c))?;
             }
             next = next_event(reader, opts, &mut stats)?;
         }
         // Lazy flush queue timeouts.
         cmds.clear();
         driver.tick(now, &mut cmds);
-        for c in &cmds {
-            stats.commands += 1;
-            sink.command(*c).map_err(ReplayError::Sink)?;
-            device.command(&mut mem, *c).map_err(|err| ReplayError::Command {
-                file: file.to_string(),
-                line: 0,
-                message: err.to_string(),
-            })?;
+        if !cmds.is_empty() {
+            issue_commands(&cmds, file, 0, &mut stats, sink, |c| device.command(&mut mem, c))?;
         }
         // Offer the oldest pending request.
         if let Some(&(earliest, tag, req)) = pending.front() {
@@ -492,8 +505,10 @@ pub fn replay_timed<D: CycleDevice + ?Sized>(
             sink.access(&rec).map_err(ReplayError::Sink)?;
         }
     }
+    // The end of the trace flushes the lazy queue, as a driver's shutdown does.
     cmds.clear();
     driver.flush(&mut cmds);
+    issue_commands(&cmds, file, 0, &mut stats, sink, |c| device.command(&mut mem, c))?;
     stats.counters = *device.counters();
     stats.cycles = device.cycle().max(last_time);
     Ok(stats)
@@ -509,15 +524,8 @@ pub fn replay_functional(
     sink: &mut dyn ReplaySink,
 ) -> Result<ReplayStats, ReplayError> {
     let mut stats = ReplayStats::default();
-    let mut mem = SparseMemory::new();
-    let mut driver = Driver::new(driver_config, &mut mem).map_err(|source| ReplayError::Driver {
-        file: file.to_string(),
-        line: 0,
-        source,
-    })?;
+    let (mut driver, mut mem) = start_driver(driver_config, file, sink)?;
     translator.reset(&driver.regs());
-    mem.track_writes(true);
-    drain_writes(&mut mem, sink)?;
     let mut reqs = Vec::new();
     let mut cmds = Vec::new();
     let mut sink_faults = Vec::new();
@@ -570,16 +578,11 @@ pub fn replay_functional(
             })?;
         }
         drain_writes(&mut mem, sink)?;
-        for c in &cmds {
-            stats.commands += 1;
-            sink.command(*c).map_err(ReplayError::Sink)?;
-            translator.command(&mut mem, *c).map_err(|err| ReplayError::Command {
-                file: file.to_string(),
-                line,
-                message: err.to_string(),
-            })?;
-        }
+        issue_commands(&cmds, file, line, &mut stats, sink, |c| translator.command(&mut mem, c))?;
     }
+    cmds.clear();
+    driver.flush(&mut cmds);
+    issue_commands(&cmds, file, 0, &mut stats, sink, |c| translator.command(&mut mem, c))?;
     if let Some(c) = translator.counters() {
         stats.counters = *c;
     }
