@@ -1,5 +1,5 @@
 //! Statistics counters. Every name here is the one used by the RTL's counters, the
-//! CSV columns and the plot labels (`DESIGN.md`, "Names that cross boundaries").
+//! CSV columns and the plot labels (`docs/design.md`, "Names that cross boundaries").
 
 use std::ops::AddAssign;
 

@@ -114,7 +114,7 @@ pub struct Completion {
 }
 
 /// The cycle-level interface that the timing model and the RTL-backed device both
-/// implement (`DESIGN.md`, "Two interfaces").
+/// implement (`docs/design.md`, "Two interfaces").
 pub trait CycleDevice {
     /// Resets with these registers: caches empty, nothing in flight, cycle 0.
     fn reset(&mut self, regs: &Regs);

@@ -1,5 +1,5 @@
 //! The transaction-level interface that every backend implements: the golden model
-//! here, and the RTL-backed device of the co-simulation (`DESIGN.md`, "Two
+//! here, and the RTL-backed device of the co-simulation (`docs/design.md`, "Two
 //! interfaces").
 
 use crate::command::CommandError;

@@ -1,7 +1,7 @@
 //! Replay: a trace streamed through the driver model and an IOMMU.
 //!
 //! [`replay_timed`] drives any [`CycleDevice`] (the timing model, or later the RTL)
-//! open-loop, as `DESIGN.md` "Trace timing" says: each access is offered at its
+//! open-loop, as `docs/design.md` "Trace timing" says: each access is offered at its
 //! time, or as soon after as the unit accepts it (back-pressure delays the
 //! accesses behind it, in order); mapping events take effect at their time, in
 //! trace order, once the accesses before them have completed (a driver changes a
