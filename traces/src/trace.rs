@@ -263,6 +263,11 @@ impl Event {
         Event { time, kind: EventKind::Unmap, device, pid, iova, size, ..Default::default() }
     }
 
+    /// A detach of `device`.
+    pub fn detach(time: Option<u64>, device: u32) -> Self {
+        Event { time, kind: EventKind::Detach, device, ..Default::default() }
+    }
+
     /// A guest-physical map of `vm`.
     pub fn gmap(time: Option<u64>, vm: u32, gpa: u64, pa: u64, size: u64, page: MapPage, perm: Perm) -> Self {
         Event { time, kind: EventKind::Gmap, vm: Some(vm), gpa, pa, size, page, perm, ..Default::default() }

@@ -24,7 +24,7 @@ use super::sched::Interleave;
 use super::{
     check_devices, device_id, device_seed, host_region, invalid, GenError, Generator, MAP_CYCLES, UNMAP_CYCLES,
 };
-use crate::trace::{Event, EventKind, MapPage, Mode, Perm};
+use crate::trace::{Event, MapPage, Mode, Perm};
 use iommu_model::Access;
 
 /// How the accelerator moves through its buffers.
@@ -252,7 +252,7 @@ impl Generator for AccelDevice {
             }
             Phase::Detach => {
                 self.phase = Phase::Done;
-                Event { time: Some(t), kind: EventKind::Detach, device: self.dev, ..Default::default() }
+                Event::detach(Some(t), self.dev)
             }
             Phase::Done => return None,
         };
@@ -264,6 +264,7 @@ impl Generator for AccelDevice {
 mod tests {
     use super::*;
     use crate::gen::events;
+    use crate::trace::EventKind;
 
     #[test]
     fn sequential_pairs_read_the_source_then_write_the_destination_at_the_same_offset() {

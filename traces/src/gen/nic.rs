@@ -421,12 +421,7 @@ impl NicDevice {
                     self.iovas.free(iova, self.ring_bytes);
                     Event::unmap(Some(t), self.dev, None, iova, self.ring_bytes)
                 } else {
-                    Event {
-                        time: Some(t),
-                        kind: crate::trace::EventKind::Detach,
-                        device: self.dev,
-                        ..Default::default()
-                    }
+                    Event::detach(Some(t), self.dev)
                 }
             }
         })

@@ -35,7 +35,7 @@ use super::{
     align_up, check_devices, device_id, device_seed, host_region, invalid, GenError, Generator, DMA_READ_CYCLES,
     DOORBELL_CYCLES, MAP_CYCLES, UNMAP_CYCLES,
 };
-use crate::trace::{Event, EventKind, MapPage, Mode, Perm};
+use crate::trace::{Event, MapPage, Mode, Perm};
 use iommu_model::Access;
 
 /// Bytes of a submission-queue entry.
@@ -373,7 +373,7 @@ impl NvmeDevice {
             0 => return self.teardown(t, 1),
             1 => (self.cq, self.cq_bytes),
             2 => (self.sq, self.sq_bytes),
-            _ => return Some(Event { time: Some(t), kind: EventKind::Detach, device: self.dev, ..Default::default() }),
+            _ => return Some(Event::detach(Some(t), self.dev)),
         };
         self.iovas.free(iova, size);
         self.sched.at(t + UNMAP_CYCLES, Act::Teardown(k + 1));
@@ -410,6 +410,7 @@ impl Generator for NvmeDevice {
 mod tests {
     use super::*;
     use crate::gen::events;
+    use crate::trace::EventKind;
 
     #[test]
     fn a_one_page_read_is_map_sqe_data_cqe_unmap() {

@@ -207,12 +207,12 @@ impl Generator for PtDevice {
                     Event::unmap(Some(t), dev, None, NESTED_IOVA, BUFFER_BYTES)
                 } else {
                     self.phase = Phase::Done;
-                    Event { time: Some(t), kind: EventKind::Detach, device: dev, ..Default::default() }
+                    Event::detach(Some(t), dev)
                 }
             }
             Phase::Detach => {
                 self.phase = Phase::Done;
-                Event { time: Some(t), kind: EventKind::Detach, device: dev, ..Default::default() }
+                Event::detach(Some(t), dev)
             }
             Phase::Done => return None,
         };

@@ -16,7 +16,7 @@ use super::sched::Interleave;
 use super::{
     check_devices, device_id, device_seed, host_region, invalid, GenError, Generator, MAP_CYCLES, UNMAP_CYCLES,
 };
-use crate::trace::{Event, EventKind, MapPage, Mode, Perm};
+use crate::trace::{Event, MapPage, Mode, Perm};
 use iommu_model::Access;
 
 /// Bytes of a physically contiguous run.
@@ -197,7 +197,7 @@ impl Generator for WindowDevice {
             }
             Phase::Detach => {
                 self.phase = Phase::Done;
-                Event { time: Some(t), kind: EventKind::Detach, device: self.dev, ..Default::default() }
+                Event::detach(Some(t), self.dev)
             }
             Phase::Done => return None,
         };

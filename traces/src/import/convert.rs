@@ -579,7 +579,7 @@ impl Engine {
     }
 
     fn detach_all(&mut self, stamp: Option<Stamp>, dev: u32) {
-        self.emit(stamp, Event { kind: EventKind::Detach, device: dev, ..Default::default() });
+        self.emit(stamp, Event::detach(None, dev));
         let keys: Vec<_> = self.space_keys(dev).collect();
         for k in keys {
             self.spaces.remove(&k);
