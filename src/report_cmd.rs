@@ -144,6 +144,56 @@ fn cdf_series(name: &str, s: &ReplayStats) -> Series {
     Series { name: name.to_string(), points: s.latency.cdf().into_iter().map(|(x, y)| (x as f64, y)).collect() }
 }
 
+/// The miss-ratio curves' IOTLB: this many sets, with each of these way counts (LRU).
+const MRC_SETS: usize = 16;
+const MRC_WAYS: [usize; 6] = [1, 2, 4, 8, 16, 32];
+
+/// Runs of `source` for every point of the miss-ratio curve.
+fn mrc_runs<'a>(base: &'a Config, source: &Source) -> impl Iterator<Item = Run> + 'a {
+    let source = source.clone();
+    MRC_WAYS.iter().map(move |&w| Run { source: source.clone(), config: with_iotlb(base, MRC_SETS, w) })
+}
+
+/// One workload's miss-ratio curve from the stats of its [`mrc_runs`].
+fn mrc_series(name: &str, stats: &[ReplayStats]) -> Series {
+    let points =
+        MRC_WAYS.iter().zip(stats).map(|(&w, s)| ((MRC_SETS * w) as f64, pct(s.counters.iotlb_hit_rate()))).collect();
+    Series { name: name.to_string(), points }
+}
+
+fn mrc_section(series: Vec<Series>) -> Section {
+    Section {
+        title: "IOTLB size".into(),
+        text: format!(
+            "Hit rate against IOTLB entries ({MRC_SETS} sets, {} to {} ways, LRU).",
+            MRC_WAYS[0],
+            MRC_WAYS[MRC_WAYS.len() - 1]
+        ),
+        figures: vec![lines(
+            "iotlb-hit-rate",
+            "IOTLB hit rate against entries",
+            "IOTLB entries",
+            "hit rate (%)",
+            true,
+            series,
+        )],
+        ..Default::default()
+    }
+}
+
+/// A latency CDF figure.
+fn cdf_figure(id: &str, title: &str, series: Vec<Series>) -> Figure {
+    Figure {
+        id: id.into(),
+        title: title.into(),
+        x_label: "latency (cycles)".into(),
+        y_label: "fraction of requests".into(),
+        x_log: true,
+        y_range: Some((0.0, 1.0)),
+        kind: FigureKind::Cdf(series),
+    }
+}
+
 fn lines(id: &str, title: &str, x: &str, y: &str, x_log: bool, series: Vec<Series>) -> Figure {
     Figure {
         id: id.into(),
@@ -188,14 +238,11 @@ fn default_report(base: &Config, scale: f64) -> Result<Report> {
     for (_, spec) in &main {
         runs.push(Run { source: Source::Spec(spec.clone()), config: base.clone() });
     }
-    // 2. Miss-ratio curves: 16 sets, ways 1..32, for three workloads.
-    let ways = [1usize, 2, 4, 8, 16, 32];
-    let mrc_workloads = [("nic", main[0].1.clone()), ("nvme", main[1].1.clone()), ("accel 4K", main[2].1.clone())];
+    // 2. Miss-ratio curves for three workloads.
+    let mrc_workloads = [("nic", 0usize), ("nvme", 1), ("accel 4K", 2)];
     let mrc_start = runs.len();
-    for (_, spec) in &mrc_workloads {
-        for &w in &ways {
-            runs.push(Run { source: Source::Spec(spec.clone()), config: with_iotlb(base, 16, w) });
-        }
+    for &(_, i) in &mrc_workloads {
+        runs.extend(mrc_runs(base, &Source::Spec(main[i].1.clone())));
     }
     // 3. The window knee for two IOTLB sizes (64 and 256 entries).
     let windows: Vec<u64> = (16..=26).map(|b| 1u64 << b).collect(); // 64 KiB .. 64 MiB
@@ -258,40 +305,17 @@ fn default_report(base: &Config, scale: f64) -> Result<Report> {
         title: "Latency".into(),
         text: "Cumulative distribution of request latency per workload: the IOTLB hit latency is the first step, walks the tail."
             .into(),
-        figures: vec![Figure {
-            id: "latency-cdf".into(),
-            title: "Latency CDF per workload".into(),
-            x_label: "latency (cycles)".into(),
-            y_label: "fraction of requests".into(),
-            x_log: true,
-            y_range: Some((0.0, 1.0)),
-            kind: FigureKind::Cdf(cdfs),
-        }],
+        figures: vec![cdf_figure("latency-cdf", "Latency CDF per workload", cdfs)],
         ..Default::default()
     });
     // Miss-ratio curves.
-    let mut mrc = Vec::new();
-    for (k, (name, _)) in mrc_workloads.iter().enumerate() {
-        let pts = ways
-            .iter()
-            .enumerate()
-            .map(|(j, &w)| ((16 * w) as f64, pct(stats[mrc_start + k * ways.len() + j].counters.iotlb_hit_rate())))
-            .collect();
-        mrc.push(Series { name: name.to_string(), points: pts });
-    }
-    report.sections.push(Section {
-        title: "IOTLB size".into(),
-        text: "Hit rate against IOTLB entries (16 sets, 1 to 32 ways, LRU).".into(),
-        figures: vec![lines(
-            "iotlb-hit-rate",
-            "IOTLB hit rate against entries",
-            "IOTLB entries",
-            "hit rate (%)",
-            true,
-            mrc,
-        )],
-        ..Default::default()
-    });
+    let n = MRC_WAYS.len();
+    let mrc = mrc_workloads
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| mrc_series(name, &stats[mrc_start + k * n..mrc_start + (k + 1) * n]))
+        .collect();
+    report.sections.push(mrc_section(mrc));
     // Window knee.
     let mut thr = Vec::new();
     let mut hit = Vec::new();
@@ -424,18 +448,11 @@ fn default_report(base: &Config, scale: f64) -> Result<Report> {
             "Latency distributions of the same 12 KiB buffer reached through the G-stage only and through the guest's \
                first stage as well."
                 .into(),
-        figures: vec![Figure {
-            id: "stages-cdf".into(),
-            title: "Latency CDF: G-stage only against nested".into(),
-            x_label: "latency (cycles)".into(),
-            y_label: "fraction of requests".into(),
-            x_log: true,
-            y_range: Some((0.0, 1.0)),
-            kind: FigureKind::Cdf(vec![
-                cdf_series("passthrough (G-stage)", &stats[4]),
-                cdf_series("nested", &stats[5]),
-            ]),
-        }],
+        figures: vec![cdf_figure(
+            "stages-cdf",
+            "Latency CDF: G-stage only against nested",
+            vec![cdf_series("passthrough (G-stage)", &stats[4]), cdf_series("nested", &stats[5])],
+        )],
         ..Default::default()
     });
     // Walk caches.
@@ -486,13 +503,10 @@ fn traces_report(base: &Config, traces: &[PathBuf]) -> Result<Report> {
             sources.push((p.display().to_string(), Source::File(p.clone())));
         }
     }
-    let ways = [1usize, 2, 4, 8, 16, 32];
     let mut runs = Vec::new();
     for (_, s) in &sources {
         runs.push(Run { source: s.clone(), config: base.clone() });
-        for &w in &ways {
-            runs.push(Run { source: s.clone(), config: with_iotlb(base, 16, w) });
-        }
+        runs.extend(mrc_runs(base, s));
         for policy in [Policy::Strict, Policy::Lazy] {
             let mut c = base.clone();
             c.driver.policy = policy;
@@ -500,7 +514,8 @@ fn traces_report(base: &Config, traces: &[PathBuf]) -> Result<Report> {
         }
     }
     let stats = run_all(&runs)?;
-    let per = 1 + ways.len() + 2;
+    let n = MRC_WAYS.len();
+    let per = 1 + n + 2;
     let mut summary = Table {
         title: "Base configuration".into(),
         header: SUMMARY_HEADER.iter().map(|s| s.to_string()).collect(),
@@ -514,16 +529,9 @@ fn traces_report(base: &Config, traces: &[PathBuf]) -> Result<Report> {
         let s = &stats[k * per];
         summary.rows.push(summary_row(name, s));
         cdfs.push(cdf_series(name, s));
-        mrc.push(Series {
-            name: name.clone(),
-            points: ways
-                .iter()
-                .enumerate()
-                .map(|(j, &w)| ((16 * w) as f64, pct(stats[k * per + 1 + j].counters.iotlb_hit_rate())))
-                .collect(),
-        });
-        strict.push(pct(stats[k * per + 1 + ways.len()].counters.iotlb_hit_rate()));
-        lazy.push(pct(stats[k * per + 2 + ways.len()].counters.iotlb_hit_rate()));
+        mrc.push(mrc_series(name, &stats[k * per + 1..k * per + 1 + n]));
+        strict.push(pct(stats[k * per + 1 + n].counters.iotlb_hit_rate()));
+        lazy.push(pct(stats[k * per + 2 + n].counters.iotlb_hit_rate()));
     }
     let names: Vec<String> = sources.iter().map(|s| s.0.clone()).collect();
     Ok(Report {
@@ -533,30 +541,10 @@ fn traces_report(base: &Config, traces: &[PathBuf]) -> Result<Report> {
             Section { title: "Summary".into(), tables: vec![summary], ..Default::default() },
             Section {
                 title: "Latency".into(),
-                figures: vec![Figure {
-                    id: "latency-cdf".into(),
-                    title: "Latency CDF per trace".into(),
-                    x_label: "latency (cycles)".into(),
-                    y_label: "fraction of requests".into(),
-                    x_log: true,
-                    y_range: Some((0.0, 1.0)),
-                    kind: FigureKind::Cdf(cdfs),
-                }],
+                figures: vec![cdf_figure("latency-cdf", "Latency CDF per trace", cdfs)],
                 ..Default::default()
             },
-            Section {
-                title: "IOTLB size".into(),
-                text: "Hit rate against IOTLB entries (16 sets, 1 to 32 ways, LRU).".into(),
-                figures: vec![lines(
-                    "iotlb-hit-rate",
-                    "IOTLB hit rate against entries",
-                    "IOTLB entries",
-                    "hit rate (%)",
-                    true,
-                    mrc,
-                )],
-                ..Default::default()
-            },
+            mrc_section(mrc),
             Section {
                 title: "Invalidation policy".into(),
                 figures: vec![bars(
