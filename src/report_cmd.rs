@@ -8,14 +8,14 @@
 //! traces (files, or `-` for standard input) it reports on those.
 
 use crate::replay_cmd::{load_config, open_trace};
-use crate::sweep_cmd::{run_job, Job};
+use crate::sweep_cmd::replay_stats;
+use crate::workloads;
 use crate::{CmdResult, Outcome};
 use anyhow::{Context, Result};
-use iommu_model::timing::TimingModel;
 use iommu_reports::{Figure, FigureKind, Report, Section, Series, Table};
 use iommu_traces::config::Config;
 use iommu_traces::driver::Policy;
-use iommu_traces::replay::{replay_regs, replay_timed, NoSink, ReplayOptions, ReplayStats};
+use iommu_traces::replay::ReplayStats;
 use iommu_traces::trace::TraceReader;
 use rayon::prelude::*;
 use std::io::{Read, Write};
@@ -53,34 +53,12 @@ struct Run {
 
 fn run(r: &Run) -> Result<ReplayStats> {
     match &r.source {
-        Source::Spec(s) => {
-            run_job(&Job { index: 0, workload: format!("gen:{s}"), point: vec![], config: r.config.clone() })
-        }
+        Source::Spec(s) => replay_stats(&mut *workloads::source(s)?, s, &r.config),
         Source::File(p) => {
             let (input, name) = open_trace(p)?;
-            let timing = r.config.timing()?;
-            let mut dev = TimingModel::new(timing, replay_regs(r.config.driver)?);
-            Ok(replay_timed(
-                &mut TraceReader::new(input, &name),
-                &name,
-                r.config.driver,
-                &mut dev,
-                &ReplayOptions::default(),
-                &mut NoSink,
-            )?)
+            replay_stats(&mut TraceReader::new(input, &name), &name, &r.config)
         }
-        Source::Bytes(b, name) => {
-            let timing = r.config.timing()?;
-            let mut dev = TimingModel::new(timing, replay_regs(r.config.driver)?);
-            Ok(replay_timed(
-                &mut TraceReader::new(&b[..], name),
-                name,
-                r.config.driver,
-                &mut dev,
-                &ReplayOptions::default(),
-                &mut NoSink,
-            )?)
-        }
+        Source::Bytes(b, name) => replay_stats(&mut TraceReader::new(&b[..], name), name, &r.config),
     }
 }
 
@@ -88,6 +66,7 @@ fn run_all(runs: &[Run]) -> Result<Vec<ReplayStats>> {
     let bar = indicatif::ProgressBar::new(runs.len() as u64);
     let out: Vec<Result<ReplayStats>> = runs
         .par_iter()
+        .with_max_len(1)
         .map(|r| {
             let s = run(r);
             bar.inc(1);

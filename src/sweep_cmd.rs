@@ -30,7 +30,7 @@ use crate::{CmdResult, Outcome};
 use anyhow::{anyhow, bail, Context, Result};
 use iommu_model::timing::TimingModel;
 use iommu_traces::config::Config;
-use iommu_traces::replay::{replay_regs, replay_timed, NoSink, ReplayOptions, ReplayStats};
+use iommu_traces::replay::{replay_regs, replay_timed, EventSource, NoSink, ReplayOptions, ReplayStats};
 use iommu_traces::trace::TraceReader;
 use rayon::prelude::*;
 use std::io::Write;
@@ -149,25 +149,20 @@ pub fn expand(text: &str, file: &str) -> Result<(Vec<String>, Vec<Job>)> {
     Ok((axes, jobs))
 }
 
+/// Replays `source` through a timing model configured by `config`, keeping only
+/// the statistics.
+pub fn replay_stats(source: &mut dyn EventSource, name: &str, config: &Config) -> Result<ReplayStats> {
+    let mut device = TimingModel::new(config.timing()?, replay_regs(config.driver)?);
+    Ok(replay_timed(source, name, config.driver, &mut device, &ReplayOptions::default(), &mut NoSink)?)
+}
+
 /// Replays one job.
 pub fn run_job(job: &Job) -> Result<ReplayStats> {
-    let timing = job.config.timing()?;
-    let regs = replay_regs(job.config.driver)?;
-    let mut device = TimingModel::new(timing, regs);
-    let opts = ReplayOptions::default();
     if let Some(spec) = job.workload.strip_prefix("gen:") {
-        let mut src = workloads::source(spec)?;
-        Ok(replay_timed(&mut *src, &job.workload, job.config.driver, &mut device, &opts, &mut NoSink)?)
+        replay_stats(&mut *workloads::source(spec)?, &job.workload, &job.config)
     } else {
         let (input, name) = open_trace(job.workload.as_ref())?;
-        Ok(replay_timed(
-            &mut TraceReader::new(input, &name),
-            &name,
-            job.config.driver,
-            &mut device,
-            &opts,
-            &mut NoSink,
-        )?)
+        replay_stats(&mut TraceReader::new(input, &name), &name, &job.config)
     }
 }
 
