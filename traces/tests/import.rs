@@ -322,23 +322,31 @@ vtd_dmar_translate dev 00:02.00 iova 0x3000 -> gpa 0x4000 mask 0xfff
     assert!(rep.to_string().contains("bad lines skipped: 2"), "{rep}");
 }
 
-#[test]
-fn other_bad_fields() {
-    let opts = ImportOptions { format: Some(CaptureFormat::Qemu), ..Default::default() };
-    for (line, field) in [
-        ("riscv_iommu_dma i: translate 0000:01.0 #0 XX 0x1 -> 0x2", "dir"),
-        ("riscv_iommu_dma i: translate 0000:41.0 #0 RW 0x1 -> 0x2", "device"),
-        ("riscv_iommu_dma i: translate 0000:01.0 #0 RW 0x1", "->"),
-        ("vtd_iotlb_page_hit IOTLB page hit sid 0x10 iova 0x1 slpte 0x3", "domain"),
-        ("vtd_dmar_translate dev 00:02.00 iova 0x1000 -> gpa 0x2000 mask 0x12345", "mask"),
-        ("vtd_inv_desc_iotlb_pages iotlb invalidate domain 0x4 addr 0x0 mask 0x40", "mask"),
-        ("smmuv3_translate_abort mr sid=0x1000000 abort on iova:0x1 is_write=0", "sid"),
-    ] {
+/// Each line alone is an error naming line 1 and the field.
+fn assert_bad_fields(format: CaptureFormat, cases: &[(&str, &str)]) {
+    let opts = ImportOptions { format: Some(format), ..Default::default() };
+    for &(line, field) in cases {
         match run(line, opts) {
             Err(ImportError::Line(e)) => assert_eq!((e.line, e.column.as_str()), (1, field), "{line}: {e}"),
             other => panic!("{line}: {other:?}"),
         }
     }
+}
+
+#[test]
+fn other_bad_fields() {
+    assert_bad_fields(
+        CaptureFormat::Qemu,
+        &[
+            ("riscv_iommu_dma i: translate 0000:01.0 #0 XX 0x1 -> 0x2", "dir"),
+            ("riscv_iommu_dma i: translate 0000:41.0 #0 RW 0x1 -> 0x2", "device"),
+            ("riscv_iommu_dma i: translate 0000:01.0 #0 RW 0x1", "->"),
+            ("vtd_iotlb_page_hit IOTLB page hit sid 0x10 iova 0x1 slpte 0x3", "domain"),
+            ("vtd_dmar_translate dev 00:02.00 iova 0x1000 -> gpa 0x2000 mask 0x12345", "mask"),
+            ("vtd_inv_desc_iotlb_pages iotlb invalidate domain 0x4 addr 0x0 mask 0x40", "mask"),
+            ("smmuv3_translate_abort mr sid=0x1000000 abort on iova:0x1 is_write=0", "sid"),
+        ],
+    );
 }
 
 // ---------------------------------------------------------------- ftrace
@@ -568,20 +576,17 @@ fn ftrace_times_that_go_back_are_raised_and_counted() {
 
 #[test]
 fn ftrace_bad_fields() {
-    let opts = ImportOptions { format: Some(CaptureFormat::Ftrace), ..Default::default() };
-    for (line, field) in [
+    assert_bad_fields(
+        CaptureFormat::Ftrace,
+        &[
         (" a-1 [000] ..... 1.0: map: IOMMU: iova=0x1000 - 0x2000 size=4096", "paddr"),
         (" a-1 [000] ..... 1.0: dma_map_page: 0000:00:02.0 dir=SIDEWAYS dma_addr=1 size=1 phys_addr=1", "dir"),
         (" a-1 [000] ..... 1.0: dma_map_sg: 0000:00:02.0 dir=TO_DEVICE dma_addrs={0x1,0x2} sizes={0x1} phys_addrs={}", "sizes"),
         (" a-1 [000] ..... 1.0: dma_unmap_page: 0000:00:2x.0 dir=TO_DEVICE dma_addr=1 size=1", "device"),
         (" a-1 [000] ..... 1.0: qi_submit: iotlb_inv dmar0: 0x400f2", "qw1"),
         (" a-1 [000] ..... 1.0: io_page_fault: IOMMU:x 0000:00:02.0 iova=0x1000", "flags"),
-    ] {
-        match run(line, opts) {
-            Err(ImportError::Line(e)) => assert_eq!((e.line, e.column.as_str()), (1, field), "{line}: {e}"),
-            other => panic!("{line}: {other:?}"),
-        }
-    }
+        ],
+    );
 }
 
 // ---------------------------------------------------------------- detection
