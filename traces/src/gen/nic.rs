@@ -193,7 +193,8 @@ pub struct NicDevice {
     gap: u64,
     left: u64,
     poll_pending: bool,
-    torn_down: bool,
+    /// The teardown, scheduled when nothing else is left: delay and action.
+    teardown: Option<(u64, Act)>,
     stats: NicStats,
 }
 
@@ -227,7 +228,7 @@ impl NicDevice {
             gap: 1_000_000_000 / cfg.pps,
             left: cfg.packets,
             poll_pending: false,
-            torn_down: false,
+            teardown: Some((UNMAP_CYCLES, Act::Teardown(0))),
             stats: NicStats::default(),
         }
         .started()
@@ -431,15 +432,8 @@ impl NicDevice {
 impl Generator for NicDevice {
     fn next_event(&mut self) -> Option<Event> {
         loop {
-            let Some((t, a)) = self.sched.pop() else {
-                if self.torn_down {
-                    return None;
-                }
-                self.torn_down = true;
-                let t = self.sched.now() + UNMAP_CYCLES;
-                self.sched.at(t, Act::Teardown(0));
-                continue;
-            };
+            // Once everything else is done, the teardown.
+            let (t, a) = self.sched.pop_or_last(&mut self.teardown)?;
             if let Some(e) = self.act(t, a) {
                 return Some(e);
             }

@@ -191,7 +191,8 @@ pub struct NvmeDevice {
     cq_head: u32,
     left: u64,
     completed: u64,
-    torn_down: bool,
+    /// The teardown, scheduled when nothing else is left: delay and action.
+    teardown: Option<(u64, Act)>,
 }
 
 impl NvmeDevice {
@@ -223,7 +224,7 @@ impl NvmeDevice {
             cq_head: 0,
             left: cfg.ios,
             completed: 0,
-            torn_down: false,
+            teardown: Some((UNMAP_CYCLES, Act::Teardown(0))),
         }
     }
 
@@ -384,15 +385,8 @@ impl NvmeDevice {
 impl Generator for NvmeDevice {
     fn next_event(&mut self) -> Option<Event> {
         loop {
-            let Some((t, a)) = self.sched.pop() else {
-                if self.torn_down {
-                    return None;
-                }
-                self.torn_down = true;
-                let t = self.sched.now() + UNMAP_CYCLES;
-                self.sched.at(t, Act::Teardown(0));
-                continue;
-            };
+            // Once everything else is done, the teardown.
+            let (t, a) = self.sched.pop_or_last(&mut self.teardown)?;
             let e = match a {
                 Act::Setup(k) => self.setup(t, k),
                 Act::Submit(s) => self.submit(t, s),

@@ -62,9 +62,14 @@ impl<A> Sched<A> {
         Some((p.time, p.action))
     }
 
-    /// The time of the action handled last.
-    pub(crate) fn now(&self) -> u64 {
-        self.now
+    /// The earliest action; when none is left, `last` (taken: it runs once)
+    /// `delay` after the current time.
+    pub(crate) fn pop_or_last(&mut self, last: &mut Option<(u64, A)>) -> Option<(u64, A)> {
+        if self.heap.is_empty() {
+            let (delay, action) = last.take()?;
+            self.at(self.now + delay, action);
+        }
+        self.pop()
     }
 }
 
@@ -151,6 +156,19 @@ mod tests {
             got.push((t, a));
         }
         assert_eq!(got, vec![(10, 'd'), (15, 'b'), (20, 'a'), (20, 'c')]);
-        assert_eq!(s.now(), 20);
+        assert_eq!(s.now, 20);
+    }
+
+    #[test]
+    fn the_last_action_comes_once_after_everything_else() {
+        let mut s = Sched::new(0);
+        s.at(5, 'a');
+        let mut last = Some((3, 'z'));
+        let mut got = vec![];
+        while let Some(p) = s.pop_or_last(&mut last) {
+            got.push(p);
+        }
+        assert_eq!(got, vec![(5, 'a'), (8, 'z')]);
+        assert_eq!(last, None);
     }
 }
