@@ -1,4 +1,33 @@
-//! Verilator co-simulation of the RTL against the golden model.
+//! Verilator co-simulation of the IOMMU RTL (`rtl/iommu_top.sv`).
 //!
-//! Not yet built: see issue 5. The crate exists so the workspace has the shape of
-//! `docs/design.md` from the start.
+//! The build script verilates `iommu_top` once per line of `rtl/configs.txt` and
+//! links the C++ models with a small shim (`shim/`). This crate is the low-level,
+//! safe API over them:
+//!
+//! - [`Rtl`]: one model; [`Rtl::step`] runs one clock cycle per call, with every
+//!   port in two plain structs, [`Inputs`] and [`Outputs`] (one FFI call a cycle);
+//!   [`Rtl::trace`] writes an FST waveform (feature `trace`).
+//! - [`configs`] and [`Params`]: the configurations built and their parameters.
+//! - [`speed`]: the raw speed of a model, bare C++ against [`Rtl::step`].
+//!
+//! Building needs Verilator 5 and a C++17 compiler (and zlib with `trace`); the
+//! build fails naming the Debian packages if they are missing.
+
+mod config;
+mod error;
+mod ffi;
+mod ports;
+mod rtl;
+pub mod device;
+pub mod speed;
+
+pub use config::{Config, ConfigError, Params, MAX_WALKERS};
+pub use error::Error;
+pub use ports::{Inputs, Outputs, RSP_WORDS, WALKER_PORTS};
+pub use rtl::{configs, Rtl};
+
+/// `verilator --version` of the Verilator that built the models.
+pub const VERILATOR_VERSION: &str = env!("IOMMU_COSIM_VERILATOR_VERSION");
+
+/// Whether the models were built with waveform support (feature `trace`).
+pub const TRACE: bool = cfg!(feature = "trace");

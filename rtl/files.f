@@ -1,0 +1,17 @@
+lint.vlt
+iommu_pkg.sv
+iommu_prio.sv
+iommu_fifo.sv
+iommu_plru.sv
+iommu_ddtc.sv
+iommu_pdtc.sv
+iommu_iotlb.sv
+iommu_cmd.sv
+iommu_ctx_decode.sv
+iommu_dc_check.sv
+iommu_pc_check.sv
+iommu_pte_check.sv
+iommu_pte_addr.sv
+iommu_ptw.sv
+iommu_lookup.sv
+iommu_top.sv
