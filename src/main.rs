@@ -2,6 +2,8 @@
 
 mod bench;
 mod cache_args;
+#[cfg(feature = "rtl")]
+mod cosim_cmd;
 mod embedded;
 mod gen_cmd;
 mod import_cmd;
@@ -23,6 +25,22 @@ struct Cli {
     command: Cmd,
 }
 
+/// The arguments of an RTL command in a build without the RTL backend.
+#[cfg(not(feature = "rtl"))]
+#[derive(clap::Args)]
+struct NoRtl {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
+}
+
+/// The error of an RTL command in a build without the RTL backend.
+pub fn no_rtl() -> anyhow::Error {
+    anyhow::anyhow!(
+        "this iommu was built without the RTL backend: build it with `cargo run --release --features rtl -- ...` \
+         (needs Verilator 5, a C++ compiler and make: on Debian `apt-get install verilator g++ make zlib1g-dev`)"
+    )
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run riscv-iommu-vector/1 conformance vectors (the embedded sample set if no file is given).
@@ -39,12 +57,19 @@ enum Cmd {
     Sweep(sweep_cmd::SweepArgs),
     /// Join the CSV files of a sharded sweep.
     Merge(sweep_cmd::MergeArgs),
+    /// Run the RTL and the golden model in lockstep on a trace, a workload or random stimulus.
+    #[cfg(feature = "rtl")]
+    Cosim(cosim_cmd::CosimArgs),
+    /// Run the RTL and the golden model in lockstep (needs a build with `--features rtl`).
+    #[cfg(not(feature = "rtl"))]
+    Cosim(NoRtl),
     /// Write the HTML report with plots (the embedded default workloads if no trace is given).
     Report(report_cmd::ReportArgs),
 }
 
 /// What a command concluded: success, or a finding that sets a non-zero exit
 /// status (failed vectors, mismatches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Everything passed.
     Ok,
@@ -58,6 +83,10 @@ fn main() -> ExitCode {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = match &cli.command {
         Cmd::Vectors(a) => vectors_cmd::run(a, &mut out),
+        #[cfg(feature = "rtl")]
+        Cmd::Cosim(a) => cosim_cmd::run(a, &mut out),
+        #[cfg(not(feature = "rtl"))]
+        Cmd::Cosim(_) => Err(no_rtl()),
         Cmd::Bench(a) => bench::run(a, &mut out),
         Cmd::Replay(a) => replay_cmd::run(a, &mut out),
         Cmd::Gen(a) => gen_cmd::run(a, &mut out),

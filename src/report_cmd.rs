@@ -201,17 +201,23 @@ fn scaled(count: u64, scale: f64) -> u64 {
     ((count as f64 * scale).round() as u64).max(1)
 }
 
-/// The embedded report.
-fn default_report(base: &Config, scale: f64) -> Result<Report> {
+/// The embedded default workloads (label, workload spec), sizes scaled by `scale`.
+pub fn embedded_workloads(scale: f64) -> Vec<(&'static str, String)> {
     let n = |c: u64| scaled(c, scale);
-    let main: Vec<(&str, String)> = vec![
+    vec![
         ("nic", format!("nic:count={}", n(3000))),
         ("nvme", format!("nvme:count={}", n(300))),
         ("accel 4K", format!("accel:count={}", n(20000))),
         ("accel 2M", format!("accel:page=2m,count={}", n(20000))),
         ("passthrough", format!("passthrough:count={}", n(5000))),
         ("nested", format!("nested:count={}", n(5000))),
-    ];
+    ]
+}
+
+/// The embedded report.
+fn default_report(base: &Config, scale: f64) -> Result<Report> {
+    let n = |c: u64| scaled(c, scale);
+    let main = embedded_workloads(scale);
     let mut runs: Vec<Run> = Vec::new();
     // 1. Every workload under the base configuration.
     for (_, spec) in &main {

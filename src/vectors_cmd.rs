@@ -17,6 +17,13 @@ pub struct VectorsArgs {
     files: Vec<PathBuf>,
     #[command(flatten)]
     caches: CacheArgs,
+    /// What runs the vectors: `model` (the golden model) or `rtl` (the RTL under
+    /// Verilator; needs a build with `--features rtl`).
+    #[arg(long, default_value = "model", value_parser = ["model", "rtl"])]
+    backend: String,
+    /// RTL configuration for `--backend rtl` (a name of rtl/configs.txt), or `all`.
+    #[arg(long = "rtl-config", default_value = "default")]
+    rtl_config: String,
     /// Print only the totals and failures.
     #[arg(long, short)]
     quiet: bool,
@@ -74,11 +81,24 @@ pub fn run(args: &VectorsArgs, out: &mut dyn Write) -> CmdResult {
         return trace(args, name, out);
     }
     let config = args.caches.config()?;
+    if args.backend == "rtl" {
+        return run_rtl(args, out);
+    }
     let mut model = Iommu::new(config);
     let mut summary = Summary::default();
     for (file, text) in sources(&args.files)? {
         summary.run_file(&mut model, &file, &text);
     }
+    print_summary(
+        args,
+        &summary,
+        &format!("caches: iotlb {}, ddtc {}, pdtc {}\n", config.iotlb, config.ddtc, config.pdtc),
+        out,
+    )
+}
+
+/// Prints a summary and concludes.
+fn print_summary(args: &VectorsArgs, summary: &Summary, header: &str, out: &mut dyn Write) -> CmdResult {
     if args.quiet {
         let t = summary.total();
         writeln!(out, "{} passed, {} failed, {} skipped", t.passed, t.failed, t.skipped)?;
@@ -92,11 +112,54 @@ pub fn run(args: &VectorsArgs, out: &mut dyn Write) -> CmdResult {
             writeln!(out, "{e}")?;
         }
     } else {
-        writeln!(out, "caches: iotlb {}, ddtc {}, pdtc {}\n", config.iotlb, config.ddtc, config.pdtc)?;
+        writeln!(out, "{header}")?;
         write!(out, "{summary}")?;
     }
     if summary.total().total() == 0 && summary.errors.is_empty() {
         bail!("no vectors found");
     }
     Ok(if summary.ok() { Outcome::Ok } else { Outcome::Failed })
+}
+
+/// `--backend rtl`: the vectors on each chosen RTL configuration.
+#[cfg(feature = "rtl")]
+fn run_rtl(args: &VectorsArgs, out: &mut dyn Write) -> CmdResult {
+    use iommu_cosim::device::{MemTiming, RtlDevice};
+    let all: Vec<String> = iommu_cosim::configs()?.iter().map(|c| c.name.clone()).collect();
+    let chosen = if args.rtl_config == "all" { all.clone() } else { vec![args.rtl_config.clone()] };
+    let mut worst = Outcome::Ok;
+    for name in &chosen {
+        if !all.contains(name) {
+            bail!("no RTL configuration {name:?} (built: {})", all.join(", "));
+        }
+        let mut dev = RtlDevice::new(name, MemTiming::default())?;
+        let mut summary = Summary::default();
+        for (file, text) in sources(&args.files)? {
+            summary.run_file(&mut dev, &file, &text);
+            if let Some(e) = dev.take_error() {
+                bail!("{file}: the RTL failed: {e}");
+            }
+        }
+        let p = dev.rtl().params();
+        let header = format!(
+            "RTL `{name}` (Verilator {}): IOTLB {}x{}, DDTC {}x{}, PDTC {}x{}, {} walker(s)\n",
+            iommu_cosim::VERILATOR_VERSION.trim(),
+            p.iotlb_sets,
+            p.iotlb_ways,
+            p.ddtc_sets,
+            p.ddtc_ways,
+            p.pdtc_sets,
+            p.pdtc_ways,
+            p.walkers
+        );
+        if print_summary(args, &summary, &header, out)? == Outcome::Failed {
+            worst = Outcome::Failed;
+        }
+    }
+    Ok(worst)
+}
+
+#[cfg(not(feature = "rtl"))]
+fn run_rtl(_: &VectorsArgs, _: &mut dyn Write) -> CmdResult {
+    Err(crate::no_rtl())
 }

@@ -153,6 +153,11 @@ impl RtlDevice {
         &self.rtl
     }
 
+    /// Whether the RTL rejected the command it took on the last cycle.
+    pub fn last_command_illegal(&self) -> bool {
+        self.illegal
+    }
+
     /// Sets the bound after which a translation in flight is reported as a hang.
     pub fn set_hang_cycles(&mut self, cycles: u64) {
         self.hang_cycles = cycles;

@@ -14,12 +14,16 @@
 //! build fails naming the Debian packages if they are missing.
 
 mod config;
+pub mod device;
 mod error;
 mod ffi;
+pub mod lockstep;
+pub mod op;
 mod ports;
+pub mod random;
 mod rtl;
-pub mod device;
 pub mod speed;
+pub mod trace_ops;
 
 pub use config::{Config, ConfigError, Params, MAX_WALKERS};
 pub use error::Error;

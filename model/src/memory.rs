@@ -154,6 +154,11 @@ impl SparseMemory {
         self.bad.insert(addr.0 >> 3);
     }
 
+    /// The words marked bad, in no particular order.
+    pub fn bad_words(&self) -> impl Iterator<Item = Spa> + '_ {
+        self.bad.iter().map(|w| Spa(w << 3))
+    }
+
     /// Whether the word at `addr` is marked bad.
     #[inline]
     pub fn is_bad(&self, addr: Spa) -> bool {

@@ -1,0 +1,633 @@
+//! Lockstep comparison of the RTL with the golden model.
+//!
+//! An [`Op`] stream runs through both: the golden model answers each request when
+//! it is offered, on its own copy of memory; the RTL runs cycle by cycle on
+//! another copy, with several requests in flight. Every RTL response is compared
+//! with the golden answer (status, SPA, the whole fault record, whether it is
+//! reported), every command's verdict with the model's, and memory (A/D updates)
+//! whenever nothing is in flight. The first difference stops the run with a
+//! [`Failure`] that names the request and both answers; [`reproducer`] turns the
+//! run so far into a `riscv-iommu-vector/1` file that replays without the RTL.
+//!
+//! A request in flight when software changes the tables ([`Op::Change`]) may
+//! legitimately see the tables before or after the change; its answer is checked
+//! against both. Requests offered after the change's invalidations must see the
+//! new tables.
+
+use crate::device::{DeviceError, MemTiming, RtlDevice};
+use crate::op::Op;
+use iommu_model::timing::{Completion, CycleDevice};
+use iommu_model::translate::Source;
+use iommu_model::{
+    CacheConfig, FaultRecord, Iommu, Memory, Regs, Request, Response, Spa, SparseMemory, Status, Translator,
+};
+use iommu_traces::vector::{Expected, Vector, VectorStep};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+/// Why a lockstep run stopped.
+#[derive(Debug)]
+pub enum Failure {
+    /// The RTL's answer differs from the golden model's.
+    Answer {
+        /// Cycle (since reset) the response left the RTL.
+        cycle: u64,
+        /// The request.
+        request: Request,
+        /// The golden answer.
+        expected: Response,
+        /// The golden answer on the tables after a change made while the request
+        /// was in flight, if there was one.
+        alternative: Option<Response>,
+        /// The RTL's answer.
+        got: Response,
+        /// Index of the request's step in [`Lockstep::history`].
+        step: usize,
+    },
+    /// A command was legal for one side and illegal for the other.
+    Command {
+        /// The command.
+        words: [u64; 2],
+        /// The model's verdict.
+        model_ok: bool,
+        /// The RTL's verdict.
+        rtl_ok: bool,
+        /// Step index.
+        step: usize,
+    },
+    /// Memory differs once nothing is in flight (an A/D update one side made).
+    Memory {
+        /// The word's address.
+        addr: u64,
+        /// The golden model's memory.
+        expected: u64,
+        /// The RTL's memory.
+        got: u64,
+        /// Steps run so far.
+        step: usize,
+    },
+    /// The RTL stopped, hung or misbehaved on its ports.
+    Device(DeviceError),
+}
+
+impl Failure {
+    /// The history step the failure belongs to (the last step run for memory
+    /// and device failures).
+    pub fn step(&self) -> Option<usize> {
+        match self {
+            Failure::Answer { step, .. } | Failure::Command { step, .. } | Failure::Memory { step, .. } => Some(*step),
+            Failure::Device(_) => None,
+        }
+    }
+}
+
+fn show(r: &Response) -> String {
+    match (r.status, &r.fault) {
+        (Status::Success, _) => format!("success, SPA {:#x}", r.spa.0),
+        (s, Some(f)) => format!(
+            "{}{}: cause {} ({}), ttyp {}, did {:#x}, pv {}, pid {:#x}, priv {}, iotval {:#x}, iotval2 {:#x}",
+            s.name(),
+            if r.suppressed { " (record suppressed by DTF)" } else { "" },
+            f.cause.0,
+            f.cause.name(),
+            f.ttyp.0,
+            f.did.0,
+            f.pv,
+            f.pid,
+            f.privileged,
+            f.iotval,
+            f.iotval2
+        ),
+        (s, None) => format!("{} without a fault record", s.name()),
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Answer { cycle, request, expected, alternative, got, step } => {
+                writeln!(f, "answer mismatch at cycle {cycle} (step {step})")?;
+                writeln!(
+                    f,
+                    "  request: device {:#x}, pid {}, {}{}, IOVA {:#x}",
+                    request.device_id.0,
+                    request.pid.map_or("none".to_string(), |p| format!("{:#x}", p.0)),
+                    if request.privileged { "supervisor " } else { "" },
+                    request.access.name(),
+                    request.iova.0
+                )?;
+                writeln!(f, "  model:   {}", show(expected))?;
+                if let Some(a) = alternative {
+                    writeln!(f, "  model after the concurrent table change: {}", show(a))?;
+                }
+                write!(f, "  RTL:     {}", show(got))
+            }
+            Failure::Command { words, model_ok, rtl_ok, step } => write!(
+                f,
+                "command {:#018x} {:#018x} (step {step}): model says {}, RTL says {}",
+                words[0],
+                words[1],
+                if *model_ok { "legal" } else { "illegal" },
+                if *rtl_ok { "legal" } else { "illegal" }
+            ),
+            Failure::Memory { addr, expected, got, step } => {
+                write!(f, "memory differs after step {step} at {addr:#x}: model {expected:#018x}, RTL {got:#018x}")
+            }
+            Failure::Device(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// What a run reached: the functional coverage of the stimulus on the RTL.
+#[derive(Clone, Debug, Default)]
+pub struct Coverage {
+    /// Responses by fault cause (0 for success).
+    pub causes: BTreeMap<u16, u64>,
+    /// Responses by where the answer came from.
+    pub sources: BTreeMap<&'static str, u64>,
+    /// Requests by translation shape (which stages were active).
+    pub shapes: BTreeMap<&'static str, u64>,
+    /// Requests by access type and privilege.
+    pub accesses: BTreeMap<&'static str, u64>,
+    /// Answers checked against a concurrent table change.
+    pub racy: u64,
+    /// Faults reported with suppression (DTF).
+    pub suppressed: u64,
+}
+
+impl Coverage {
+    fn note(&mut self, req: &Request, got: &Response, source: Source, shape: &'static str) {
+        let cause = if got.status == Status::Success { 0 } else { got.fault.map_or(0, |f| f.cause.0) };
+        *self.causes.entry(cause).or_default() += 1;
+        *self.sources.entry(source.name()).or_default() += 1;
+        *self.shapes.entry(shape).or_default() += 1;
+        let acc = match (req.access.name(), req.pid.is_some(), req.privileged) {
+            ("read", false, _) => "read",
+            ("write", false, _) => "write",
+            ("exec", false, _) => "exec",
+            ("read", true, false) => "read+pid",
+            ("write", true, false) => "write+pid",
+            ("exec", true, false) => "exec+pid",
+            ("read", true, true) => "read+pid+priv",
+            ("write", true, true) => "write+pid+priv",
+            _ => "exec+pid+priv",
+        };
+        *self.accesses.entry(acc).or_default() += 1;
+        if got.suppressed {
+            self.suppressed += 1;
+        }
+    }
+}
+
+impl fmt::Display for Coverage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "functional coverage")?;
+        write!(f, "  answers by cause:")?;
+        for (c, n) in &self.causes {
+            if *c == 0 {
+                write!(f, " success {n}")?;
+            } else {
+                write!(f, ", {c} ({}) {n}", iommu_model::Cause(*c).name())?;
+            }
+        }
+        writeln!(f)?;
+        writeln!(f, "  answers by source: {}", join(&self.sources))?;
+        writeln!(f, "  translation shapes: {}", join(&self.shapes))?;
+        writeln!(f, "  access types: {}", join(&self.accesses))?;
+        write!(f, "  checked against a concurrent change: {}; DTF-suppressed faults: {}", self.racy, self.suppressed)
+    }
+}
+
+fn join(m: &BTreeMap<&'static str, u64>) -> String {
+    m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+}
+
+struct Pending {
+    req: Request,
+    expect: Response,
+    shape: &'static str,
+    step: usize,
+    racy: bool,
+}
+
+/// The golden model and the RTL side by side. See the module documentation.
+pub struct Lockstep {
+    dev: RtlDevice,
+    gold: Iommu,
+    regs: Regs,
+    rtl_mem: SparseMemory,
+    gold_mem: SparseMemory,
+    initial: SparseMemory,
+    bad: Vec<u64>,
+    pending: HashMap<u32, Pending>,
+    racy_inflight: usize,
+    /// Words software changed while requests were in flight, since the last drain.
+    racy_words: std::collections::HashSet<u64>,
+    next_tag: u32,
+    history: Vec<VectorStep>,
+    completions: Vec<Completion>,
+    /// What the run reached.
+    pub coverage: Coverage,
+    /// Translations compared.
+    pub translations: u64,
+}
+
+impl Lockstep {
+    /// A lockstep run of `dev` (already built) against the golden model, both
+    /// starting from reset with `regs` and `memory`; `bad` lists the words whose
+    /// accesses fault (also marked in `memory`).
+    pub fn new(mut dev: RtlDevice, regs: Regs, memory: SparseMemory, bad: Vec<u64>) -> Self {
+        CycleDevice::reset(&mut dev, &regs);
+        let mut gold = Iommu::with_regs(CacheConfig::DISABLED, regs);
+        Translator::reset(&mut gold, &regs);
+        Lockstep {
+            dev,
+            gold,
+            regs,
+            rtl_mem: memory.clone(),
+            gold_mem: memory.clone(),
+            initial: memory,
+            bad,
+            pending: HashMap::new(),
+            racy_inflight: 0,
+            racy_words: std::collections::HashSet::new(),
+            next_tag: 0,
+            history: Vec::new(),
+            completions: Vec::new(),
+            coverage: Coverage::default(),
+            translations: 0,
+        }
+    }
+
+    /// The steps run so far, with the golden model's expectations.
+    pub fn history(&self) -> &[VectorStep] {
+        &self.history
+    }
+
+    /// The RTL device (its counters, its model for waveforms).
+    pub fn device(&self) -> &RtlDevice {
+        &self.dev
+    }
+
+    /// The RTL device.
+    pub fn device_mut(&mut self) -> &mut RtlDevice {
+        &mut self.dev
+    }
+
+    /// Runs every op, then waits for the last response and compares memory.
+    pub fn run(&mut self, ops: impl IntoIterator<Item = Op>) -> Result<(), Failure> {
+        for op in ops {
+            self.op(op)?;
+        }
+        self.drain()
+    }
+
+    /// Runs one op.
+    pub fn op(&mut self, op: Op) -> Result<(), Failure> {
+        match op {
+            Op::Translate(req) => self.translate(req),
+            Op::Change { writes, commands } => {
+                // One change at a time may overlap a request's flight.
+                while self.racy_inflight > 0 {
+                    self.tick()?;
+                }
+                for &(addr, value) in &writes {
+                    if !self.pending.is_empty() {
+                        self.racy_words.insert(addr);
+                    }
+                    self.rtl_mem.poke(Spa(addr), value);
+                    self.gold_mem.poke(Spa(addr), value);
+                    self.history.push(VectorStep::WriteMemory { addr, value });
+                }
+                for p in self.pending.values_mut() {
+                    p.racy = true;
+                }
+                self.racy_inflight = self.pending.len();
+                for c in commands {
+                    self.command(c)?;
+                }
+                Ok(())
+            }
+            Op::Command(c) => self.command(c),
+            Op::Drain => self.drain(),
+        }
+    }
+
+    fn translate(&mut self, req: Request) -> Result<(), Failure> {
+        let expect = Translator::translate(&mut self.gold, &mut self.gold_mem, &req);
+        let mut scratch = Vec::new();
+        Translator::drain_faults(&mut self.gold, &mut scratch);
+        let step = self.history.len();
+        self.history.push(VectorStep::Translate { req, expect: expected(&expect) });
+        let tag = self.next_tag;
+        self.next_tag = self.next_tag.wrapping_add(1);
+        while !self.dev.try_issue(tag, &req) {
+            self.tick()?;
+        }
+        let shape = self.shape(&req);
+        self.pending.insert(tag, Pending { req, expect, shape, step, racy: false });
+        Ok(())
+    }
+
+    /// Which stages translate a request, from its device context as memory holds
+    /// it now (for coverage).
+    fn shape(&mut self, req: &Request) -> &'static str {
+        shape(&self.regs, &mut self.gold_mem, req)
+    }
+
+    fn command(&mut self, words: [u64; 2]) -> Result<(), Failure> {
+        let step = self.history.len();
+        self.history.push(VectorStep::Command { words });
+        let model_ok = Translator::command(&mut self.gold, &mut self.gold_mem, words).is_ok();
+        // The RTL takes the command on the next cycle.
+        let _ = CycleDevice::command(&mut self.dev, &mut self.rtl_mem, words);
+        self.tick()?;
+        let rtl_ok = !self.dev.last_command_illegal();
+        if model_ok != rtl_ok {
+            return Err(Failure::Command { words, model_ok, rtl_ok, step });
+        }
+        Ok(())
+    }
+
+    /// Waits for every request in flight, then compares memory.
+    pub fn drain(&mut self) -> Result<(), Failure> {
+        while !self.pending.is_empty() {
+            self.tick()?;
+        }
+        self.compare_memory()
+    }
+
+    /// Compares both memories. A word software rewrote while a walk was in
+    /// flight may differ in A and D only: the RTL's walk may have read (and
+    /// updated) the new entry where the golden model, answering at issue, updated
+    /// the old one. The golden memory adopts the RTL's value there.
+    fn compare_memory(&mut self) -> Result<(), Failure> {
+        const AD: u64 = 0xc0;
+        let step = self.history.len();
+        let mut adopt = Vec::new();
+        let mut check = |addr: Spa, want: u64, got: u64| {
+            if want == got {
+                return Ok(());
+            }
+            if self.racy_words.contains(&addr.0) && (want ^ got) & !AD == 0 {
+                adopt.push((addr, got));
+                return Ok(());
+            }
+            Err(Failure::Memory { addr: addr.0, expected: want, got, step })
+        };
+        for (addr, value) in self.gold_mem.nonzero_words() {
+            check(addr, value, self.rtl_mem.peek(addr))?;
+        }
+        for (addr, value) in self.rtl_mem.nonzero_words() {
+            check(addr, self.gold_mem.peek(addr), value)?;
+        }
+        for (addr, v) in adopt {
+            self.gold_mem.poke(addr, v);
+        }
+        self.racy_words.clear();
+        Ok(())
+    }
+
+    fn tick(&mut self) -> Result<(), Failure> {
+        self.dev.tick(&mut self.rtl_mem);
+        if let Some(e) = self.dev.take_error() {
+            return Err(Failure::Device(e));
+        }
+        self.completions.clear();
+        let mut done = std::mem::take(&mut self.completions);
+        self.dev.take_completions(&mut done);
+        let mut result = Ok(());
+        for c in &done {
+            if result.is_ok() {
+                result = self.check(c);
+            }
+        }
+        self.completions = done;
+        result
+    }
+
+    fn check(&mut self, c: &Completion) -> Result<(), Failure> {
+        let Some(p) = self.pending.remove(&c.tag) else {
+            return Err(Failure::Device(DeviceError::UnknownTag(c.tag as u16)));
+        };
+        if p.racy {
+            self.racy_inflight -= 1;
+        }
+        self.translations += 1;
+        let mut alternative = None;
+        if !same(&c.response, &p.expect) {
+            if p.racy {
+                // The tables changed while the request was in flight: the answer
+                // on the new tables is as good (without touching the real memory).
+                let mut mem = self.gold_mem.clone();
+                let mut g = Iommu::with_regs(CacheConfig::DISABLED, self.regs);
+                Translator::reset(&mut g, &self.regs);
+                let alt = Translator::translate(&mut g, &mut mem, &p.req);
+                if same(&c.response, &alt) {
+                    self.coverage.racy += 1;
+                    self.coverage.note(&p.req, &c.response, c.source, p.shape);
+                    return Ok(());
+                }
+                alternative = Some(alt);
+            }
+            return Err(Failure::Answer {
+                cycle: c.completed,
+                request: p.req,
+                expected: p.expect,
+                alternative,
+                got: c.response,
+                step: p.step,
+            });
+        }
+        self.coverage.note(&p.req, &c.response, c.source, p.shape);
+        Ok(())
+    }
+
+    /// The run so far as a conformance vector, up to and including `last` (a
+    /// history index), with the golden expectations.
+    pub fn vector(&self, name: &str, last: usize) -> Vector {
+        vector_from(name, &self.regs, &self.initial, &self.bad, &self.history[..=last.min(self.history.len() - 1)])
+    }
+}
+
+/// Whether two answers agree on everything the RTL reports.
+pub fn same(a: &Response, b: &Response) -> bool {
+    if a.status != b.status {
+        return false;
+    }
+    if a.status == Status::Success {
+        return a.spa == b.spa;
+    }
+    a.fault == b.fault && a.suppressed == b.suppressed
+}
+
+/// The vector expectation of a golden answer.
+pub fn expected(r: &Response) -> Expected {
+    Expected {
+        status: r.status,
+        spa: (r.status == Status::Success).then_some(r.spa.0),
+        fault: r.reported_fault().copied(),
+    }
+}
+
+/// A vector from a starting state and steps; its `memory_after` is what the golden
+/// model leaves.
+pub fn vector_from(name: &str, regs: &Regs, initial: &SparseMemory, bad: &[u64], steps: &[VectorStep]) -> Vector {
+    let mut mem = initial.clone();
+    let mut software = initial.clone();
+    let mut gold = Iommu::with_regs(CacheConfig::DISABLED, *regs);
+    Translator::reset(&mut gold, regs);
+    let mut out = Vec::with_capacity(steps.len());
+    for s in steps {
+        match s {
+            VectorStep::Translate { req, .. } => {
+                let r = Translator::translate(&mut gold, &mut mem, req);
+                let mut f: Vec<FaultRecord> = Vec::new();
+                Translator::drain_faults(&mut gold, &mut f);
+                out.push(VectorStep::Translate { req: *req, expect: expected(&r) });
+            }
+            VectorStep::Command { words } => {
+                let _ = Translator::command(&mut gold, &mut mem, *words);
+                out.push(s.clone());
+            }
+            VectorStep::WriteMemory { addr, value } => {
+                mem.poke(Spa(*addr), *value);
+                software.poke(Spa(*addr), *value);
+                out.push(s.clone());
+            }
+        }
+    }
+    let mut memory_after: Vec<(u64, u64)> = Vec::new();
+    for (a, v) in mem.nonzero_words() {
+        if software.peek(a) != v {
+            memory_after.push((a.0, v));
+        }
+    }
+    for (a, v) in software.nonzero_words() {
+        if mem.peek(a) != v && v != 0 {
+            memory_after.push((a.0, mem.peek(a)));
+        }
+    }
+    memory_after.sort_unstable();
+    memory_after.dedup();
+    let mut memory: Vec<(u64, u64)> = initial.nonzero_words().map(|(a, v)| (a.0, v)).collect();
+    memory.sort_unstable();
+    Vector {
+        name: name.to_string(),
+        features: Vec::new(),
+        regs: *regs,
+        memory,
+        bad_memory: bad.to_vec(),
+        steps: out,
+        memory_after,
+    }
+}
+
+/// Shrinks a failing vector: drops steps before the last one (in halving chunks,
+/// then one by one) while `fails` still says the vector fails. `fails` runs the
+/// candidate on the RTL.
+pub fn shrink(mut v: Vector, mut fails: impl FnMut(&Vector) -> bool) -> Vector {
+    let rebuild = |v: &Vector, steps: Vec<VectorStep>| {
+        let mut initial = SparseMemory::new();
+        for &(a, w) in &v.memory {
+            initial.poke(Spa(a), w);
+        }
+        for &b in &v.bad_memory {
+            initial.mark_bad(Spa(b));
+        }
+        vector_from(&v.name, &v.regs, &initial, &v.bad_memory, &steps)
+    };
+    let mut chunk = v.steps.len().saturating_sub(1).max(1);
+    while chunk >= 1 && v.steps.len() > 1 {
+        let mut i = 0;
+        let mut progressed = false;
+        while i + 1 < v.steps.len() {
+            let end = (i + chunk).min(v.steps.len() - 1);
+            let mut steps = v.steps.clone();
+            steps.drain(i..end);
+            let cand = rebuild(&v, steps);
+            if fails(&cand) {
+                v = cand;
+                progressed = true;
+            } else {
+                i = end;
+            }
+        }
+        if !progressed {
+            if chunk == 1 {
+                break;
+            }
+            chunk /= 2;
+        }
+    }
+    v
+}
+
+/// Builds the RTL device for lockstep runs.
+pub fn device(config: &str, timing: MemTiming, hang_cycles: u64) -> Result<RtlDevice, crate::Error> {
+    let mut d = RtlDevice::new(config, timing)?;
+    d.set_hang_cycles(hang_cycles);
+    Ok(d)
+}
+
+/// The translation shape of a request: the `iommu_mode`, then the device
+/// context's stages as memory holds them (no cache involved).
+pub fn shape(regs: &Regs, mem: &mut SparseMemory, req: &Request) -> &'static str {
+    use iommu_model::context::{dir_nonleaf_ppn, DeviceContext};
+    let mode = regs.ddtp.0 & 0xf;
+    match mode {
+        0 => return "iommu-off",
+        1 => return "iommu-bare",
+        2..=4 => {}
+        _ => return "iommu-off",
+    }
+    let ext = regs.capabilities.msi_flat();
+    let did = u64::from(req.device_id.0);
+    let ddi = |level: u64| -> u64 {
+        match (ext, level) {
+            (false, 0) => did & 0x7f,
+            (false, 1) => (did >> 7) & 0x1ff,
+            (false, _) => (did >> 16) & 0xff,
+            (true, 0) => did & 0x3f,
+            (true, 1) => (did >> 6) & 0x1ff,
+            (true, _) => (did >> 15) & 0x1ff,
+        }
+    };
+    let mut addr = regs.ddtp.root().0;
+    let mut level = mode - 2;
+    while level > 0 {
+        let Ok(e) = mem.read(Spa(addr + ddi(level) * 8)) else { return "ddt-fault" };
+        if e & 1 == 0 {
+            return "ddt-fault";
+        }
+        addr = dir_nonleaf_ppn(e) << 12;
+        level -= 1;
+    }
+    let size = if ext { 8 } else { 4 };
+    let mut w = [0u64; 8];
+    if mem.read_words(Spa(addr + ddi(0) * size * 8), &mut w[..size as usize]).is_err() {
+        return "ddt-fault";
+    }
+    let dc = DeviceContext::from_words(&w[..size as usize]);
+    if !dc.valid() || dc.check(regs).is_err() {
+        return "dc-fault";
+    }
+    let g = dc.g_scheme(regs).map(|s| s.levels);
+    if dc.pdtv() {
+        return match g {
+            Some(_) => "pdt+g-stage",
+            None => "pdt",
+        };
+    }
+    let fs = iommu_model::pte::Scheme::first_stage(dc.fsc_mode(), dc.sxl()).map(|s| s.levels);
+    match (fs, g) {
+        (None, None) => "bare-dc",
+        (Some(3), None) => "sv39",
+        (Some(4), None) => "sv48",
+        (Some(_), None) => "sv57",
+        (None, Some(3)) => "sv39x4",
+        (None, Some(4)) => "sv48x4",
+        (None, Some(_)) => "sv57x4",
+        (Some(_), Some(_)) => "two-stage",
+    }
+}

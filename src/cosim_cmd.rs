@@ -1,0 +1,205 @@
+//! `iommu cosim`: the RTL and the golden model in lockstep, on a trace, an
+//! embedded workload or random stimulus. On the first mismatch it prints the
+//! transaction and both answers, writes a shrunk `riscv-iommu-vector/1`
+//! reproducer and, with waveform support built in, an FST waveform of the
+//! reproducer running on the RTL.
+
+use crate::replay_cmd::{load_config, open_trace};
+use crate::{workloads, CmdResult, Outcome};
+use anyhow::{bail, Context, Result};
+use iommu_cosim::device::{MemTiming, RtlDevice};
+use iommu_cosim::lockstep::{self, Failure, Lockstep};
+use iommu_cosim::op::Op;
+use iommu_cosim::trace_ops::ops_from_events;
+use iommu_model::{Regs, SparseMemory};
+use iommu_traces::conformance::{run_vector, Outcome as VectorOutcome};
+use iommu_traces::trace::TraceReader;
+use iommu_traces::vector::Vector;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Options of `iommu cosim`.
+#[derive(clap::Args)]
+pub struct CosimArgs {
+    /// A DMA trace (iommu-trace/1 CSV, `-` for standard input).
+    trace: Option<PathBuf>,
+    /// A generated workload instead of a file (`nic:count=3000`, see `iommu gen`), or
+    /// `embedded` for every workload of the default report.
+    #[arg(long, conflicts_with = "trace")]
+    workload: Option<String>,
+    /// Random tables, requests, table changes and invalidations instead of a trace.
+    #[arg(long, conflicts_with_all = ["trace", "workload"])]
+    random: bool,
+    /// Seed of the random stimulus.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Translations of random stimulus, in total (split over `--seeds` workloads).
+    #[arg(long, default_value_t = 10_000)]
+    count: usize,
+    /// Random workloads (each with its own tables and registers), seeds `seed`,
+    /// `seed + 1`, ...
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+    /// RTL configuration (a name of rtl/configs.txt), or `all`.
+    #[arg(long = "rtl-config", default_value = "default")]
+    rtl_config: String,
+    /// Driver and memory configuration (TOML, as for `iommu replay`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Cycles a request may take before it is reported as hung.
+    #[arg(long, default_value_t = iommu_cosim::device::DEFAULT_HANG_CYCLES)]
+    hang_cycles: u64,
+    /// Where mismatch reproducers and waveforms are written.
+    #[arg(long, default_value = "cosim-out")]
+    out: PathBuf,
+}
+
+/// One stimulus to run: its name, starting state and ops.
+struct Stimulus {
+    name: String,
+    regs: Regs,
+    memory: SparseMemory,
+    bad: Vec<u64>,
+    ops: Vec<Op>,
+}
+
+fn stimuli(args: &CosimArgs) -> Result<Vec<Stimulus>> {
+    let config = load_config(args.config.as_deref())?;
+    let from_events = |src: &mut dyn iommu_traces::replay::EventSource, name: &str| -> Result<Stimulus> {
+        let t = ops_from_events(src, name, config.driver.clone()).map_err(anyhow::Error::msg)?;
+        Ok(Stimulus { name: name.to_string(), regs: t.regs, memory: t.memory, bad: Vec::new(), ops: t.ops })
+    };
+    if args.random {
+        bail!("random stimulus: not yet");
+    }
+    if let Some(spec) = &args.workload {
+        let specs: Vec<String> = if spec == "embedded" {
+            crate::report_cmd::embedded_workloads(1.0).into_iter().map(|(_, s)| s).collect()
+        } else {
+            vec![spec.clone()]
+        };
+        return specs.iter().map(|s| from_events(&mut *workloads::source(s)?, s)).collect();
+    }
+    let Some(path) = &args.trace else {
+        bail!("give a trace file, --workload SPEC or --random");
+    };
+    let (reader, name) = open_trace(path)?;
+    let mut r = TraceReader::new(reader, &name);
+    Ok(vec![from_events(&mut r, &name)?])
+}
+
+fn timing(args: &CosimArgs) -> Result<MemTiming> {
+    let c = load_config(args.config.as_deref())?;
+    let t = c.timing()?;
+    Ok(MemTiming { latency: t.mem_latency, beat_cycles: t.mem_beat_cycles, outstanding: t.mem_outstanding })
+}
+
+fn configs(args: &CosimArgs) -> Result<Vec<String>> {
+    let all: Vec<String> = iommu_cosim::configs()?.iter().map(|c| c.name.clone()).collect();
+    if args.rtl_config == "all" {
+        return Ok(all);
+    }
+    if !all.contains(&args.rtl_config) {
+        bail!("no RTL configuration {:?} (built: {})", args.rtl_config, all.join(", "));
+    }
+    Ok(vec![args.rtl_config.clone()])
+}
+
+/// Runs `iommu cosim`.
+pub fn run(args: &CosimArgs, out: &mut dyn Write) -> CmdResult {
+    let timing = timing(args)?;
+    let stimuli = stimuli(args)?;
+    let mut failed = false;
+    for config in configs(args)? {
+        for s in &stimuli {
+            let dev = lockstep::device(&config, timing, args.hang_cycles)?;
+            let mut ls = Lockstep::new(dev, s.regs, s.memory.clone(), s.bad.clone());
+            let t0 = Instant::now();
+            let result = ls.run(s.ops.iter().cloned());
+            let secs = t0.elapsed().as_secs_f64();
+            let cycles = ls.device().rtl().cycle();
+            writeln!(
+                out,
+                "{} on RTL `{config}`: {} translations compared in {cycles} cycles ({:.2} M cycles/s)",
+                s.name,
+                ls.translations,
+                cycles as f64 / secs.max(1e-9) / 1e6
+            )?;
+            match result {
+                Ok(()) => {
+                    let c = iommu_model::timing::CycleDevice::counters(ls.device());
+                    writeln!(
+                        out,
+                        "  zero mismatches; RTL counters: iotlb_hit {} iotlb_miss {} ddtc_hit {} ddtc_miss {} pdtc_hit {} pdtc_miss {} walk_reads {} walk_writes {} faults {}",
+                        c.iotlb_hit, c.iotlb_miss, c.ddtc_hit, c.ddtc_miss, c.pdtc_hit, c.pdtc_miss, c.walk_reads, c.walk_writes, c.faults
+                    )?;
+                    writeln!(out, "{}", indent(&ls.coverage.to_string()))?;
+                }
+                Err(f) => {
+                    failed = true;
+                    writeln!(out, "MISMATCH: {f}")?;
+                    report_failure(&config, timing, s, &ls, &f, &args.out, out)?;
+                }
+            }
+        }
+    }
+    Ok(if failed { Outcome::Failed } else { Outcome::Ok })
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("  {l}\n")).collect::<String>().trim_end().to_string()
+}
+
+/// Writes the shrunk reproducer and the waveform of a failure.
+fn report_failure(
+    config: &str,
+    timing: MemTiming,
+    s: &Stimulus,
+    ls: &Lockstep,
+    f: &Failure,
+    dir: &Path,
+    out: &mut dyn Write,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let Some(step) = f.step() else {
+        writeln!(
+            out,
+            "  (no reproducer: the failure is not tied to one step; rerun to reproduce, runs are deterministic)"
+        )?;
+        return Ok(());
+    };
+    let name = format!("{}-{config}-step{step}", s.name.replace(['/', ':', ',', '='], "_"));
+    let full = ls.vector(&name, step);
+    let mut dev = RtlDevice::new(config, timing)?;
+    let mut fails = |v: &Vector| matches!(run_vector(&mut dev, v), VectorOutcome::Failed(_));
+    let (vector, note) = if fails(&full) {
+        writeln!(out, "  shrinking the reproducer ({} steps)...", full.steps.len())?;
+        (lockstep::shrink(full, &mut fails), "")
+    } else {
+        (
+            full,
+            " (it does not fail when replayed one request at a time: the mismatch needs requests in flight together)",
+        )
+    };
+    let vpath = dir.join(format!("{name}.jsonl"));
+    std::fs::write(&vpath, vector.to_json_line() + "\n").with_context(|| format!("writing {}", vpath.display()))?;
+    writeln!(
+        out,
+        "  reproducer: {} ({} steps){note}; run it with `iommu vectors {}` (model) or with `--backend rtl`",
+        vpath.display(),
+        vector.steps.len(),
+        vpath.display()
+    )?;
+    if iommu_cosim::TRACE {
+        let wpath = dir.join(format!("{name}.fst"));
+        let mut dev = RtlDevice::new(config, timing)?;
+        dev.rtl_mut().trace(&wpath)?;
+        let _ = run_vector(&mut dev, &vector);
+        dev.rtl_mut().trace_close();
+        writeln!(out, "  waveform of the reproducer on the RTL: {}", wpath.display())?;
+    } else {
+        writeln!(out, "  no waveform: build with `--features rtl-trace` for FST waveforms")?;
+    }
+    Ok(())
+}
