@@ -7,8 +7,8 @@ use iommu_traces::conformance::Summary;
 fn sample_vectors_pass_on_the_rtl() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors");
     for config in iommu_cosim::configs().expect("configs") {
-        let mut dev = RtlDevice::new(&config.name, MemTiming { latency: 5, beat_cycles: 1, outstanding: 4 })
-            .expect("model");
+        let mut dev =
+            RtlDevice::new(&config.name, MemTiming { latency: 5, beat_cycles: 1, outstanding: 4 }).expect("model");
         let mut summary = Summary::default();
         let mut files: Vec<_> = std::fs::read_dir(dir).expect("vectors").flatten().map(|e| e.path()).collect();
         files.sort();
