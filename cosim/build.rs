@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 #[path = "src/config.rs"]
 mod config;
 
+#[path = "build/cache.rs"]
+mod cache;
 #[path = "build/codegen.rs"]
 mod codegen;
 #[path = "build/compile.rs"]
@@ -47,7 +49,8 @@ fn run() -> Result<(), String> {
     let files = filelist::read(&files_f)?;
     watch(&manifest, &files_f, &configs_txt, &shim_dir, &files);
 
-    let text = std::fs::read_to_string(&configs_txt).map_err(|e| format!("cannot read {}: {e}", configs_txt.display()))?;
+    let text =
+        std::fs::read_to_string(&configs_txt).map_err(|e| format!("cannot read {}: {e}", configs_txt.display()))?;
     let configs = config::parse(&text).map_err(|e| format!("{}: {e}", configs_txt.display()))?;
     // The library embeds this copy: the configurations it knows are those built.
     std::fs::write(out.join("configs.txt"), &text).map_err(|e| format!("cannot write configs.txt: {e}"))?;
@@ -55,13 +58,33 @@ fn run() -> Result<(), String> {
 
     let verilator = verilator::Verilator::find()?;
     println!("cargo:rustc-env=IOMMU_COSIM_VERILATOR_VERSION={}", verilator.version);
+    let names: Vec<&str> = configs.iter().map(|c| c.name.as_str()).collect();
+    codegen::write(&out, &names)?;
+
+    // Every cargo profile and command builds the same library: reuse it if the
+    // inputs are unchanged.
+    let mut inputs = vec![files_f.clone(), configs_txt.clone(), shim_dir.clone(), manifest.join("build.rs")];
+    inputs.extend([manifest.join("build"), manifest.join("src/config.rs")]);
+    inputs.extend(files.sources.iter().chain(&files.include_dirs).cloned());
+    let facts = [
+        verilator.version.clone(),
+        verilator.root.display().to_string(),
+        compile::compiler_identity(),
+        trace.to_string(),
+    ];
+    let key = cache::key(&inputs, &facts)?;
+    let cache_root = cache::root(&out);
+    if let Some(warnings) = cache_root.as_deref().and_then(|root| cache::fetch(root, &key, &out)) {
+        print_warnings(&warnings);
+        compile::link(&out, trace);
+        return Ok(());
+    }
+
     let options = verilator::Options { trace };
     // One Verilator run per configuration, in parallel.
     let models = std::thread::scope(|scope| {
-        let runs: Vec<_> = configs
-            .iter()
-            .map(|config| scope.spawn(|| verilator.build(&files_f, config, &options, &out)))
-            .collect();
+        let runs: Vec<_> =
+            configs.iter().map(|config| scope.spawn(|| verilator.build(&files_f, config, &options, &out))).collect();
         runs.into_iter()
             .map(|run| run.join().unwrap_or_else(|_| Err("a Verilator run panicked".to_owned())))
             .collect::<Result<Vec<_>, String>>()
@@ -69,16 +92,26 @@ fn run() -> Result<(), String> {
     for model in &models {
         ports_check::check(&model.dir, &format!("V{}", model.name), &shim_dir.join("ports.h"))?;
     }
-    report_warnings(&models);
+    let warnings = merge_warnings(&models);
+    print_warnings(&warnings);
 
-    let names: Vec<&str> = configs.iter().map(|c| c.name.as_str()).collect();
-    codegen::write(&out, &names)?;
-    compile::compile(&verilator, &models, &shim_dir, &out, trace)
+    compile::compile(&verilator, &models, &shim_dir, &out, trace)?;
+    // Stored only if no input changed while it was built (the RTL is often being
+    // edited): the entry must be the library of the key's inputs.
+    if let (Some(root), Ok(after)) = (&cache_root, cache::key(&inputs, &facts)) {
+        if after == key {
+            cache::store(root, &key, &out, &warnings);
+        } else {
+            println!("cargo:warning=an input of iommu-cosim changed during its build: not cached");
+        }
+    }
+    compile::link(&out, trace);
+    Ok(())
 }
 
-/// Shows each distinct Verilator warning once, as a cargo warning, with the
-/// configurations that raised it and where the full text is.
-fn report_warnings(models: &[verilator::Model]) {
+/// Each distinct Verilator warning once, with the configurations that raised it,
+/// and where the full text is.
+fn merge_warnings(models: &[verilator::Model]) -> Vec<String> {
     let mut seen: Vec<(&str, Vec<&str>)> = Vec::new();
     for model in models {
         for warning in &model.warnings {
@@ -88,11 +121,17 @@ fn report_warnings(models: &[verilator::Model]) {
             }
         }
     }
-    for (warning, names) in &seen {
-        println!("cargo:warning=verilator [{}]: {warning}", names.join(", "));
-    }
+    let mut lines: Vec<String> = seen.iter().map(|(w, names)| format!("[{}] {w}", names.join(", "))).collect();
     if let Some(model) = models.iter().find(|m| !m.warnings.is_empty()) {
-        println!("cargo:warning=verilator: full messages in {}", model.dir.join("verilator.log").display());
+        lines.push(format!("full messages in {}", model.dir.join("verilator.log").display()));
+    }
+    lines
+}
+
+/// Shows Verilator's warnings as cargo warnings.
+fn print_warnings(warnings: &[String]) {
+    for line in warnings.iter().filter(|l| !l.is_empty()) {
+        println!("cargo:warning=verilator {line}");
     }
 }
 
@@ -114,6 +153,9 @@ fn watch(manifest: &Path, files_f: &Path, configs_txt: &Path, shim: &Path, files
     println!("cargo:rerun-if-env-changed=VERILATOR");
     println!("cargo:rerun-if-env-changed=VERILATOR_ROOT");
     println!("cargo:rerun-if-env-changed=IOMMU_COSIM_RTL_DIR");
+    for name in ["CXX", "CXXFLAGS", "CRATE_CC_NO_DEFAULTS"] {
+        println!("cargo:rerun-if-env-changed={name}");
+    }
 }
 
 /// A variable cargo sets for build scripts.

@@ -5,12 +5,20 @@ use std::path::Path;
 
 use crate::verilator::{Model, Verilator, INSTALL_HINT};
 
-/// Optimisation level of all C++ code, whatever the cargo profile: tests of the RTL
-/// run it for many cycles, and `-O2` (measured in cosim/README.md) is the fastest.
+/// Optimisation level of all C++ code, whatever the cargo profile (tests run the
+/// RTL for many cycles, and one library then serves every profile, see `cache`):
+/// measured (cosim/README.md), `-O2` is as fast as `-O3` and faster than `-Os` and
+/// `-O1`.
 const OPT_LEVEL: u32 = 2;
 
-/// Compiles and tells cargo to link everything.
-pub fn compile(verilator: &Verilator, models: &[Model], shim_dir: &Path, out: &Path, trace: bool) -> Result<(), String> {
+/// Compiles the models, the runtime and the shim into `out/libiommu_cosim_rtl.a`.
+pub fn compile(
+    verilator: &Verilator,
+    models: &[Model],
+    shim_dir: &Path,
+    out: &Path,
+    trace: bool,
+) -> Result<(), String> {
     let include = verilator.include_dir();
     let mut runtime: Vec<&str> = models.iter().flat_map(|m| m.runtime.iter().map(String::as_str)).collect();
     runtime.sort_unstable();
@@ -18,7 +26,9 @@ pub fn compile(verilator: &Verilator, models: &[Model], shim_dir: &Path, out: &P
 
     let on = if trace { "1" } else { "0" };
     let mut base = cc::Build::new();
-    base.cpp(true)
+    // `link` tells cargo what to link, the same way on a cache hit.
+    base.cargo_metadata(false)
+        .cpp(true)
         .std("c++17")
         .opt_level(OPT_LEVEL)
         .debug(false)
@@ -32,8 +42,9 @@ pub fn compile(verilator: &Verilator, models: &[Model], shim_dir: &Path, out: &P
         .define("VL_USER_STOP", None)
         .define("VL_USER_FATAL", None);
 
-    // Generated code and runtime: Verilator's own compiler flags, warnings off (the
-    // code is not ours to fix).
+    // Generated code and runtime: the flags of Verilator's own makefile (no
+    // control-flow protection: a few percent faster), warnings off (the code is not
+    // ours to fix).
     let mut verilated = base.clone();
     verilated.include(&include).include(include.join("vltstd")).warnings(false).extra_warnings(false);
     for flag in ["-faligned-new", "-fcf-protection=none"] {
@@ -50,20 +61,44 @@ pub fn compile(verilator: &Verilator, models: &[Model], shim_dir: &Path, out: &P
     // The shim, with warnings; Verilator's headers as system headers.
     let mut shim = base;
     shim.include(out).include(shim_dir).warnings(true).extra_warnings(true);
-    for dir in std::iter::once(include.clone()).chain([include.join("vltstd")]).chain(models.iter().map(|m| m.dir.clone())) {
+    for dir in
+        std::iter::once(include.clone()).chain([include.join("vltstd")]).chain(models.iter().map(|m| m.dir.clone()))
+    {
         shim.flag("-isystem").flag(dir.to_string_lossy().as_ref());
     }
     shim.file(shim_dir.join("shim.cpp")).file(shim_dir.join("bare_loop.cpp")).objects(objects);
-    shim.try_compile("iommu_cosim_rtl").map_err(|e| failure("the shim", &e))?;
+    shim.try_compile("iommu_cosim_rtl").map_err(|e| failure("the shim", &e))
+}
 
+/// Links `out/libiommu_cosim_rtl.a`, the C++ standard library and, with `trace`,
+/// zlib.
+pub fn link(out: &Path, trace: bool) {
+    println!("cargo:rustc-link-search=native={}", out.display());
+    println!("cargo:rustc-link-lib=static=iommu_cosim_rtl");
+    let target = std::env::var("TARGET").unwrap_or_default();
+    let bsd_like = ["apple", "freebsd", "openbsd"].iter().any(|os| target.contains(os));
+    println!("cargo:rustc-link-lib={}", if bsd_like { "c++" } else { "stdc++" });
     if trace {
         // The FST writer compresses with zlib.
         println!("cargo:rustc-link-lib=z");
     }
-    Ok(())
+}
+
+/// What identifies the C++ compiler: its path and `--version`.
+pub fn compiler_identity() -> String {
+    let tool = cc::Build::new().cpp(true).cargo_metadata(false).get_compiler();
+    let version = tool
+        .to_command()
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    format!("{} {version} {OPT_LEVEL}", tool.path().display())
 }
 
 /// A compiler failure, with what to install in case the compiler or zlib is missing.
 fn failure(what: &str, error: &cc::Error) -> String {
-    format!("compiling {what} failed: {error}\n(needs a C++17 compiler, and zlib for the `trace` feature: {INSTALL_HINT})")
+    format!(
+        "compiling {what} failed: {error}\n(needs a C++17 compiler, and zlib for the `trace` feature: {INSTALL_HINT})"
+    )
 }

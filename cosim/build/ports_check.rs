@@ -101,11 +101,13 @@ fn struct_fields(header: &str, name: &str, input: bool) -> Vec<Port> {
 /// as a number (anything else counts as 1, which can only make a check fail).
 fn array_len(header: &str, dim: &str) -> u32 {
     let dim = dim.trim();
-    dim.parse().ok().or_else(|| {
-        header.lines().find_map(|line| {
-            let mut words = line.split_whitespace();
-            (words.next() == Some("#define") && words.next() == Some(dim)).then(|| words.next()?.parse().ok())?
+    dim.parse()
+        .ok()
+        .or_else(|| {
+            header.lines().find_map(|line| {
+                let mut words = line.split_whitespace();
+                (words.next() == Some("#define") && words.next() == Some(dim)).then(|| words.next()?.parse().ok())?
+            })
         })
-    })
-    .unwrap_or(1)
+        .unwrap_or(1)
 }

@@ -11,7 +11,8 @@ use crate::config::Params;
 pub fn read(sources: &[PathBuf]) -> Result<Vec<String>, String> {
     for path in sources {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let code: String = text.lines().map(|l| l.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
+        let code: String =
+            text.lines().map(|l| l.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
         let Some(start) = find_module(&code, "iommu_top") else { continue };
         let header = &code[start..];
         // The header ends at the first `;`, after the port list.

@@ -142,8 +142,8 @@ fn run_for_output(program: &Path, args: &[&str]) -> Result<String, String> {
         if e.kind() == std::io::ErrorKind::NotFound {
             format!(
                 "`{}` not found: iommu-cosim compiles the RTL with Verilator 5 ({INSTALL_HINT}; or set VERILATOR \
-                 to the program). Only the co-simulation needs it: `cargo build` at the workspace root does not \
-                 build iommu-cosim.",
+                 to the program). Only the co-simulation needs it: `cargo build` at the workspace root builds \
+                 iommu-cosim only with the `rtl` feature.",
                 program.display()
             )
         } else {

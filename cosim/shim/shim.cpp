@@ -12,6 +12,7 @@
 // Verilator's $finish, $stop (and failed assertions) and fatal errors exit or abort
 // the process by default; here they stop the model instead, and step() returns
 // non-zero with a message, so that a co-simulation can report the cycle.
+#include <cstdio>
 #include <exception>
 #include <memory>
 #include <new>
@@ -178,6 +179,9 @@ class Sim {
     int take_event() {
         if (t_event == kRunning) return status_;
         status_ = iommu_cosim::take_thread_event(&message_);
+        // Verilator printed the assertion's own message with printf: show it now,
+        // before the caller reports the stop.
+        std::fflush(stdout);
         return status_;
     }
 

@@ -75,16 +75,8 @@ const PARAMS: [(&str, Rule); 8] = [
 
 impl Params {
     /// The SystemVerilog names of the parameters, in the order of `iommu_top`'s header.
-    pub const NAMES: [&'static str; 8] = [
-        PARAMS[0].0,
-        PARAMS[1].0,
-        PARAMS[2].0,
-        PARAMS[3].0,
-        PARAMS[4].0,
-        PARAMS[5].0,
-        PARAMS[6].0,
-        PARAMS[7].0,
-    ];
+    pub const NAMES: [&'static str; 8] =
+        [PARAMS[0].0, PARAMS[1].0, PARAMS[2].0, PARAMS[3].0, PARAMS[4].0, PARAMS[5].0, PARAMS[6].0, PARAMS[7].0];
 
     /// The value of a parameter by its SystemVerilog name (`"Walkers"`).
     pub fn get(&self, name: &str) -> Option<u32> {
@@ -135,7 +127,9 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// The name is not a lower-case identifier.
-    #[error("line {line}: configuration name `{name}` must be lower-case letters, digits and '_', starting with a letter")]
+    #[error(
+        "line {line}: configuration name `{name}` must be lower-case letters, digits and '_', starting with a letter"
+    )]
     BadName {
         /// Line number.
         line: usize,
@@ -285,7 +279,8 @@ mod tests {
 
     #[test]
     fn rejects_each_kind_of_mistake() {
-        let cases: [(String, fn(&ConfigError) -> bool); 8] = [
+        type Expect = fn(&ConfigError) -> bool;
+        let cases: [(String, Expect); 8] = [
             (format!("Small {FULL}"), |e| matches!(e, ConfigError::BadName { .. })),
             (format!("a {FULL}\na {FULL}"), |e| matches!(e, ConfigError::DuplicateName { line: 2, .. })),
             (format!("a {FULL} Walkers"), |e| matches!(e, ConfigError::BadSetting { .. })),

@@ -48,7 +48,8 @@ impl Rtl {
     /// Builds the model of a configuration (a name of `rtl/configs.txt`), before
     /// any cycle: drive `rst_ni` low for a few cycles to reset it.
     pub fn new(config: &str) -> Result<Rtl, Error> {
-        let unknown = || Error::UnknownConfig { name: config.to_owned(), known: ffi::MODELS.iter().map(|m| m.name).collect() };
+        let unknown =
+            || Error::UnknownConfig { name: config.to_owned(), known: ffi::MODELS.iter().map(|m| m.name).collect() };
         let fns = ffi::model(config).ok_or_else(unknown)?;
         let config = configs()?.iter().find(|c| c.name == fns.name).ok_or_else(unknown)?;
         // SAFETY: no preconditions; returns an owned model or null.
@@ -155,7 +156,11 @@ impl Drop for Rtl {
 
 impl fmt::Debug for Rtl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rtl").field("config", &self.name()).field("cycle", &self.cycle).field("trace", &self.trace).finish()
+        f.debug_struct("Rtl")
+            .field("config", &self.name())
+            .field("cycle", &self.cycle)
+            .field("trace", &self.trace)
+            .finish()
     }
 }
 
@@ -202,7 +207,9 @@ mod tests {
     #[test]
     fn an_unknown_configuration_names_the_known_ones() {
         let error = Rtl::new("no_such_config").expect_err("unknown");
-        assert!(matches!(&error, Error::UnknownConfig { name, known } if name == "no_such_config" && *known == names()));
+        assert!(
+            matches!(&error, Error::UnknownConfig { name, known } if name == "no_such_config" && *known == names())
+        );
         let text = error.to_string();
         for name in names() {
             assert!(text.contains(name), "{text}");
@@ -262,11 +269,8 @@ mod tests {
 
     #[test]
     fn models_run_on_several_threads_and_move_between_them() {
-        let handles: Vec<_> = names()
-            .into_iter()
-            .chain(names())
-            .map(|name| std::thread::spawn(move || reset(name, 100)))
-            .collect();
+        let handles: Vec<_> =
+            names().into_iter().chain(names()).map(|name| std::thread::spawn(move || reset(name, 100))).collect();
         for handle in handles {
             let mut rtl = handle.join().expect("thread");
             // Moved here from the thread that made it: it goes on.
