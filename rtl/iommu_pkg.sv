@@ -145,59 +145,47 @@ package iommu_pkg;
            cause == 12'd272 || cause == 12'd273;
   endfunction
 
-  // Access fault, page fault and guest-page fault causes by access type.
+  // Access fault, page fault and guest-page fault causes by access type. Enum
+  // items are named iommu_pkg::item inside the package too: Yosys 0.23 does not
+  // find them unqualified in a package function called from a module.
   function automatic logic [11:0] access_cause(logic [1:0] access);
     case (access)
-      AccWrite: access_cause = CauseWriteAccess;
-      AccExec:  access_cause = CauseInstrAccess;
+      iommu_pkg::AccWrite: access_cause = CauseWriteAccess;
+      iommu_pkg::AccExec:  access_cause = CauseInstrAccess;
       default:  access_cause = CauseReadAccess;
     endcase
   endfunction
 
   function automatic logic [11:0] page_cause(logic [1:0] access);
     case (access)
-      AccWrite: page_cause = CauseWritePage;
-      AccExec:  page_cause = CauseInstrPage;
+      iommu_pkg::AccWrite: page_cause = CauseWritePage;
+      iommu_pkg::AccExec:  page_cause = CauseInstrPage;
       default:  page_cause = CauseReadPage;
     endcase
   endfunction
 
   function automatic logic [11:0] guest_page_cause(logic [1:0] access);
     case (access)
-      AccWrite: guest_page_cause = CauseWriteGuestPage;
-      AccExec:  guest_page_cause = CauseInstrGuestPage;
+      iommu_pkg::AccWrite: guest_page_cause = CauseWriteGuestPage;
+      iommu_pkg::AccExec:  guest_page_cause = CauseInstrGuestPage;
       default:  guest_page_cause = CauseReadGuestPage;
     endcase
   endfunction
 
-  // A response carrying a fault of `cause` for `req`.
+  // A response carrying a fault of `cause` for `req`. Built as one concatenation
+  // in rsp_t's field order (req, status, spa, reported, cause, iotval2, source,
+  // reads): Yosys 0.23 rejects member assignments to a struct variable declared
+  // in a function.
   function automatic rsp_t fault_rsp(req_t req, logic dtf, logic [11:0] cause,
                                      logic [63:0] iotval2, logic [7:0] reads);
-    rsp_t r;
-    r.req      = req;
-    r.status   = StatusUr;
-    r.spa      = 64'd0;
-    r.reported = !dtf || reported_under_dtf(cause);
-    r.cause    = cause;
-    r.iotval2  = iotval2;
-    r.source   = SrcFault;
-    r.reads    = reads;
-    fault_rsp = r;
+    fault_rsp = {req, iommu_pkg::StatusUr, 64'd0, !dtf || reported_under_dtf(cause), cause,
+                 iotval2, iommu_pkg::SrcFault, reads};
   endfunction
 
-  // A successful response.
+  // A successful response (fields in rsp_t's order, as above).
   function automatic rsp_t ok_rsp(req_t req, logic [63:0] spa, logic [2:0] source,
                                   logic [7:0] reads);
-    rsp_t r;
-    r.req      = req;
-    r.status   = StatusSuccess;
-    r.spa      = spa;
-    r.reported = 1'b0;
-    r.cause    = 12'd0;
-    r.iotval2  = 64'd0;
-    r.source   = source;
-    r.reads    = reads;
-    ok_rsp = r;
+    ok_rsp = {req, iommu_pkg::StatusSuccess, spa, 1'b0, 12'd0, 64'd0, source, reads};
   endfunction
 
 endpackage

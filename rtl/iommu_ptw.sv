@@ -11,7 +11,10 @@
 // StGs* = GsPte/GsPteUpdate, StMsi* = MsiPte, so a disagreement points at a
 // state. One memory access is in flight at most; the caches are reached
 // through a shared port (cp_*) that the top arbitrates among walkers.
-module iommu_ptw (
+module iommu_ptw #(
+  // 0 for the real unit; 1 fills every IOTLB entry as dirty (a planted bug).
+  parameter int unsigned FaultInjection = 0
+) (
   input  logic                       clk_i,
   input  logic                       rst_ni,
 
@@ -383,6 +386,7 @@ module iommu_ptw (
     end
     // DIRTY: D is set in every active stage's leaf.
     entry.perm[10] = (!st.fs_en || fs_leaf_q[7]) && (!gs_final || gs_leaf_q[7]);
+    if (FaultInjection == 1) entry.perm[10] = 1'b1;
   end
 
   // Access faults of the table being read (the model's access_fault).
@@ -437,8 +441,10 @@ module iommu_ptw (
         mem_req_cmp_o  = gs_raw_q;
         mem_req_swap_o = gs_new_q;
       end
+      // A command this cycle ends the walk's epoch too: its invalidation takes
+      // effect before any fill of the same cycle, so the fill must not happen.
       StDcFill: begin
-        cp_req_o = !stale_q;
+        cp_req_o = !stale_q && !inval_i;
         cp_op_o  = CpDdtcFill;
       end
       StPdtcLookup: begin
@@ -446,7 +452,7 @@ module iommu_ptw (
         cp_op_o  = CpPdtcLookup;
       end
       StPcFill: begin
-        cp_req_o = !stale_q;
+        cp_req_o = !stale_q && !inval_i;
         cp_op_o  = CpPdtcFill;
       end
       StIotlb: begin
@@ -454,12 +460,14 @@ module iommu_ptw (
         cp_op_o  = CpIotlbLookup;
       end
       StFill: begin
-        cp_req_o = !stale_q;
+        cp_req_o = !stale_q && !inval_i;
         cp_op_o  = CpIotlbFill;
       end
       default: ;
     endcase
-    if (state_q inside {StDdtReq, StPdtReq, StFsReq, StFsCas, StMsiReq, StGsReq, StGsCas}) begin
+    // The request states (spelled out: Yosys 0.23 does not parse `inside`).
+    if (state_q == StDdtReq || state_q == StPdtReq || state_q == StFsReq || state_q == StFsCas ||
+        state_q == StMsiReq || state_q == StGsReq || state_q == StGsCas) begin
       pas_fault       = beyond(mem_req_addr_o, mem_req_cas_o ? 4'd1 : mem_req_words_o, beyond_pas);
       mem_req_valid_o = !pas_fault;
       mem_req_addr_o  = {mem_req_addr_o[63:3], 3'd0};
@@ -577,7 +585,7 @@ module iommu_ptw (
       end
       StDcFill: begin
         // A walk that began before an invalidation must not fill a cache.
-        if (stale_q) begin
+        if (stale_q || inval_i) begin
           state_d = StDc;
         end else begin
           if (cp_gnt_i) state_d = StDc;
@@ -669,7 +677,7 @@ module iommu_ptw (
         end
       end
       StPcFill: begin
-        if (stale_q) begin
+        if (stale_q || inval_i) begin
           state_d = StStages;
         end else begin
           if (cp_gnt_i) state_d = StStages;
@@ -982,7 +990,7 @@ module iommu_ptw (
 
       // ---- the end ----
       StFill: begin
-        if (stale_q) begin
+        if (stale_q || inval_i) begin
           rsp_d   = iommu_pkg::ok_rsp(req_q, spa_q, iommu_pkg::SrcWalk, reads_q);
           state_d = StResp;
         end else begin

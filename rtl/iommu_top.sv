@@ -17,7 +17,10 @@ module iommu_top #(
   // Page-table walkers (1 to 8); each has its own memory-response port.
   parameter int unsigned Walkers   = 4,
   // Entries of the request queue.
-  parameter int unsigned ReqQueue  = 4
+  parameter int unsigned ReqQueue  = 4,
+  // 0 for the real unit. 1 plants a known bug for the co-simulation's own tests:
+  // IOTLB entries are filled as dirty whatever the leaves' D bits.
+  parameter int unsigned FaultInjection = 0
 ) (
   input  logic                   clk_i,
   input  logic                   rst_ni,
@@ -110,7 +113,7 @@ module iommu_top #(
   assign req_ready_o = !fifo_full;
 
   iommu_fifo #(
-    .Width ($bits(iommu_pkg::req_t)),
+    .Width ($bits(in_req)),   // not $bits(iommu_pkg::req_t): Yosys 0.23 rejects it
     .Depth (ReqQueue)
   ) u_req_queue (
     .clk_i   (clk_i),
@@ -198,6 +201,18 @@ module iommu_top #(
   logic [63:0]    iotlb_lk0_spa, iotlb_lk1_spa;
   logic           cp_hit;
   logic [Walkers-1:0] w_start_valid_sel;
+  logic           ddtc_lk1_unused_hit;
+  iommu_pkg::dc_t ddtc_lk1_unused_dc;
+
+  // The walkers' cache port after arbitration (driven below).
+  logic [2:0]              cp_op;
+  logic [23:0]             cp_did;
+  logic [19:0]             cp_pid;
+  iommu_pkg::dc_t          cp_dc;
+  iommu_pkg::pc_t          cp_pc;
+  iommu_pkg::req_t         cp_req;
+  iommu_pkg::stages_t      cp_stages;
+  iommu_pkg::iotlb_entry_t cp_entry;
 
   iommu_ddtc #(.Sets(DdtcSets), .Ways(DdtcWays)) u_ddtc (
     .clk_i        (clk_i),
@@ -291,8 +306,6 @@ module iommu_top #(
   );
 
   // Outputs of the units this top does not use.
-  logic           ddtc_lk1_unused_hit;
-  iommu_pkg::dc_t ddtc_lk1_unused_dc;
   logic unused;
   assign unused = ^{ddtc_lk1_unused_hit, ddtc_lk1_unused_dc, c_iotlb_nl, c_fence, c_fence_av,
                     c_fence_addr, c_fence_data, c_fence_wsi, c_fence_pr, c_fence_pw, c_ats,
@@ -365,18 +378,20 @@ module iommu_top #(
   logic [2:0]              w_cp_op [Walkers];
   logic [23:0]             w_cp_did [Walkers];
   logic [19:0]             w_cp_pid [Walkers];
-  iommu_pkg::dc_t          w_cp_dc [Walkers];
-  iommu_pkg::pc_t          w_cp_pc [Walkers];
-  iommu_pkg::req_t         w_cp_req_fields [Walkers];
-  iommu_pkg::stages_t      w_cp_stages [Walkers];
-  iommu_pkg::iotlb_entry_t w_cp_entry [Walkers];
+  // Arrays of plain vectors, not of structs: Yosys 0.23 silently drops the
+  // unpacked dimension of an array of a struct type.
+  logic [$bits(cp_dc)-1:0]     w_cp_dc [Walkers];
+  logic [$bits(cp_pc)-1:0]     w_cp_pc [Walkers];
+  logic [$bits(cp_req)-1:0]    w_cp_req_fields [Walkers];
+  logic [$bits(cp_stages)-1:0] w_cp_stages [Walkers];
+  logic [$bits(cp_entry)-1:0]  w_cp_entry [Walkers];
   logic [Walkers-1:0]      w_mem_valid, w_mem_ready, w_mem_cas;
   logic [63:0]             w_mem_addr [Walkers];
   logic [3:0]              w_mem_words [Walkers];
   logic [63:0]             w_mem_cmp [Walkers];
   logic [63:0]             w_mem_swap [Walkers];
   logic [Walkers-1:0]      w_rsp_valid, w_rsp_ready, w_busy;
-  iommu_pkg::rsp_t         w_rsp [Walkers];
+  logic [$bits(lk_rsp)-1:0] w_rsp [Walkers];  // rsp_t (see above)
   logic [Walkers-1:0]      w_pdtc_hit_inc, w_pdtc_miss_inc, w_iotlb_hit_inc, w_iotlb_miss_inc;
   logic [Walkers-1:0]      w_reads_inc, w_writes_inc;
 
@@ -389,7 +404,7 @@ module iommu_top #(
   assign w_start_valid = walk_valid ? w_start_valid_sel : '0;
 
   for (genvar w = 0; w < Walkers; w++) begin : g_walker
-    iommu_ptw u_ptw (
+    iommu_ptw #(.FaultInjection(FaultInjection)) u_ptw (
       .clk_i            (clk_i),
       .rst_ni           (rst_ni),
       .capabilities_i   (capabilities_i),
@@ -447,14 +462,6 @@ module iommu_top #(
     .gnt_o (w_cp_gnt)
   );
 
-  logic [2:0]              cp_op;
-  logic [23:0]             cp_did;
-  logic [19:0]             cp_pid;
-  iommu_pkg::dc_t          cp_dc;
-  iommu_pkg::pc_t          cp_pc;
-  iommu_pkg::req_t         cp_req;
-  iommu_pkg::stages_t      cp_stages;
-  iommu_pkg::iotlb_entry_t cp_entry;
   always_comb begin
     cp_op     = 3'd0;
     cp_did    = '0;

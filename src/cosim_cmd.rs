@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use iommu_cosim::device::{MemTiming, RtlDevice};
 use iommu_cosim::lockstep::{self, Failure, Lockstep};
 use iommu_cosim::op::Op;
+use iommu_cosim::random::{self, RandomOptions};
 use iommu_cosim::trace_ops::ops_from_events;
 use iommu_model::{Regs, SparseMemory};
 use iommu_traces::conformance::{run_vector, Outcome as VectorOutcome};
@@ -71,7 +72,15 @@ fn stimuli(args: &CosimArgs) -> Result<Vec<Stimulus>> {
         Ok(Stimulus { name: name.to_string(), regs: t.regs, memory: t.memory, bad: Vec::new(), ops: t.ops })
     };
     if args.random {
-        bail!("random stimulus: not yet");
+        let per = args.count.div_ceil(args.seeds.max(1) as usize);
+        return Ok((0..args.seeds.max(1))
+            .map(|k| {
+                let seed = args.seed + k;
+                let w = random::generate(seed, &RandomOptions { count: per, ..RandomOptions::default() });
+                let bad = w.bad_words.clone();
+                Stimulus { name: format!("random-seed-{seed}"), regs: w.regs, memory: w.memory, bad, ops: w.ops }
+            })
+            .collect());
     }
     if let Some(spec) = &args.workload {
         let specs: Vec<String> = if spec == "embedded" {
@@ -97,8 +106,10 @@ fn timing(args: &CosimArgs) -> Result<MemTiming> {
 
 fn configs(args: &CosimArgs) -> Result<Vec<String>> {
     let all: Vec<String> = iommu_cosim::configs()?.iter().map(|c| c.name.clone()).collect();
+    // `all` means the real configurations, not the ones with a planted bug.
+    let real: Vec<String> = iommu_cosim::configs()?.iter().filter(|c| c.params.fault_injection == 0).map(|c| c.name.clone()).collect();
     if args.rtl_config == "all" {
-        return Ok(all);
+        return Ok(real);
     }
     if !all.contains(&args.rtl_config) {
         bail!("no RTL configuration {:?} (built: {})", args.rtl_config, all.join(", "));
@@ -163,10 +174,7 @@ fn report_failure(
 ) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let Some(step) = f.step() else {
-        writeln!(
-            out,
-            "  (no reproducer: the failure is not tied to one step; rerun to reproduce, runs are deterministic)"
-        )?;
+        writeln!(out, "  (no reproducer: the failure is not tied to one step; rerun to reproduce, runs are deterministic)")?;
         return Ok(());
     };
     let name = format!("{}-{config}-step{step}", s.name.replace(['/', ':', ',', '='], "_"));
@@ -177,10 +185,7 @@ fn report_failure(
         writeln!(out, "  shrinking the reproducer ({} steps)...", full.steps.len())?;
         (lockstep::shrink(full, &mut fails), "")
     } else {
-        (
-            full,
-            " (it does not fail when replayed one request at a time: the mismatch needs requests in flight together)",
-        )
+        (full, " (it does not fail when replayed one request at a time: the mismatch needs requests in flight together)")
     };
     let vpath = dir.join(format!("{name}.jsonl"));
     std::fs::write(&vpath, vector.to_json_line() + "\n").with_context(|| format!("writing {}", vpath.display()))?;

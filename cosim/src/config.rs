@@ -30,6 +30,9 @@ pub struct Params {
     pub walkers: u32,
     /// `ReqQueue`: entries of the request queue.
     pub req_queue: u32,
+    /// `FaultInjection`: 0 for the real unit; other values plant a known bug
+    /// (see `iommu_top`), so that tests can show the co-simulation catches it.
+    pub fault_injection: u32,
 }
 
 /// Most walkers a configuration may have: the width of the memory-response fields
@@ -62,7 +65,7 @@ impl Rule {
 }
 
 /// The parameters in the order of `iommu_top`'s header, with their rules.
-const PARAMS: [(&str, Rule); 8] = [
+const PARAMS: [(&str, Rule); 9] = [
     ("IotlbSets", Rule::PowerOfTwo),
     ("IotlbWays", Rule::PowerOfTwo),
     ("DdtcSets", Rule::PowerOfTwo),
@@ -71,12 +74,22 @@ const PARAMS: [(&str, Rule); 8] = [
     ("PdtcWays", Rule::PowerOfTwo),
     ("Walkers", Rule::Range(1, MAX_WALKERS)),
     ("ReqQueue", Rule::Range(1, 1 << 16)),
+    ("FaultInjection", Rule::Range(0, 1)),
 ];
 
 impl Params {
     /// The SystemVerilog names of the parameters, in the order of `iommu_top`'s header.
-    pub const NAMES: [&'static str; 8] =
-        [PARAMS[0].0, PARAMS[1].0, PARAMS[2].0, PARAMS[3].0, PARAMS[4].0, PARAMS[5].0, PARAMS[6].0, PARAMS[7].0];
+    pub const NAMES: [&'static str; 9] = [
+        PARAMS[0].0,
+        PARAMS[1].0,
+        PARAMS[2].0,
+        PARAMS[3].0,
+        PARAMS[4].0,
+        PARAMS[5].0,
+        PARAMS[6].0,
+        PARAMS[7].0,
+        PARAMS[8].0,
+    ];
 
     /// The value of a parameter by its SystemVerilog name (`"Walkers"`).
     pub fn get(&self, name: &str) -> Option<u32> {
@@ -89,6 +102,7 @@ impl Params {
             "PdtcWays" => self.pdtc_ways,
             "Walkers" => self.walkers,
             "ReqQueue" => self.req_queue,
+            "FaultInjection" => self.fault_injection,
             _ => return None,
         })
     }
@@ -99,7 +113,7 @@ impl Params {
     }
 
     /// Builds the parameters from a value per entry of [`Params::NAMES`].
-    fn from_values(v: [u32; 8]) -> Params {
+    fn from_values(v: [u32; 9]) -> Params {
         Params {
             iotlb_sets: v[0],
             iotlb_ways: v[1],
@@ -109,6 +123,7 @@ impl Params {
             pdtc_ways: v[5],
             walkers: v[6],
             req_queue: v[7],
+            fault_injection: v[8],
         }
     }
 }
@@ -220,7 +235,7 @@ pub fn parse(text: &str) -> Result<Vec<Config>, ConfigError> {
 
 /// Parses the `Param=Value` words of one line.
 fn parse_params<'a>(line: usize, name: &str, words: impl Iterator<Item = &'a str>) -> Result<Params, ConfigError> {
-    let mut values: [Option<u32>; 8] = [None; 8];
+    let mut values: [Option<u32>; 9] = [None; 9];
     for word in words {
         let Some((param, value)) = word.split_once('=') else {
             return Err(ConfigError::BadSetting { line, word: word.to_owned() });
@@ -239,7 +254,7 @@ fn parse_params<'a>(line: usize, name: &str, words: impl Iterator<Item = &'a str
         }
         values[index] = Some(number);
     }
-    let mut all = [0; 8];
+    let mut all = [0; 9];
     for (index, value) in values.iter().enumerate() {
         all[index] = value.ok_or(ConfigError::MissingParam { line, name: name.to_owned(), param: PARAMS[index].0 })?;
     }
@@ -257,7 +272,7 @@ fn is_identifier(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    const FULL: &str = "IotlbSets=16 IotlbWays=4 DdtcSets=4 DdtcWays=4 PdtcSets=4 PdtcWays=4 Walkers=4 ReqQueue=4";
+    const FULL: &str = "IotlbSets=16 IotlbWays=4 DdtcSets=4 DdtcWays=4 PdtcSets=4 PdtcWays=4 Walkers=4 ReqQueue=4 FaultInjection=0";
 
     #[test]
     fn parses_lines_comments_and_blank_lines() {

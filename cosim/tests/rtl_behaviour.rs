@@ -8,7 +8,7 @@ use iommu_model::context::DeviceContext;
 use iommu_model::pte::{bits, Scheme};
 use iommu_model::tables::{self, tc, DeviceDirectory, PageSize, PageTable, Pages, Space};
 use iommu_model::timing::{Completion, CycleDevice};
-use iommu_model::{Access, Capabilities, DeviceId, Ddtp, Fctl, Iova, Regs, Request, SparseMemory, Status};
+use iommu_model::{Access, Capabilities, Ddtp, DeviceId, Fctl, Iova, Regs, Request, SparseMemory, Status};
 
 const DID: u32 = 5;
 const PAGES: u64 = 32;
@@ -73,7 +73,7 @@ fn run(dev: &mut RtlDevice, mem: &mut SparseMemory, reqs: &[(u32, Request)]) -> 
 
 #[test]
 fn back_to_back_hits_complete_one_per_cycle() {
-    for config in iommu_cosim::configs().unwrap() {
+    for config in iommu_cosim::configs().unwrap().iter().filter(|c| c.params.fault_injection == 0) {
         let (regs, mut mem) = setup();
         let mut dev = device(&config.name);
         CycleDevice::reset(&mut dev, &regs);
@@ -84,7 +84,12 @@ fn back_to_back_hits_complete_one_per_cycle() {
         let hits: Vec<_> = (0..64).map(|k| (100 + k as u32, req(k % 8))).collect();
         let done = run(&mut dev, &mut mem, &hits);
         for w in done.windows(2) {
-            assert_eq!(w[1].issued, w[0].issued + 1, "{}: a hit was not taken the cycle after the previous", config.name);
+            assert_eq!(
+                w[1].issued,
+                w[0].issued + 1,
+                "{}: a hit was not taken the cycle after the previous",
+                config.name
+            );
             assert_eq!(w[1].completed, w[0].completed + 1, "{}: hits did not complete one per cycle", config.name);
         }
         for c in &done {
@@ -96,7 +101,7 @@ fn back_to_back_hits_complete_one_per_cycle() {
 
 #[test]
 fn hits_complete_while_walks_are_outstanding() {
-    for config in iommu_cosim::configs().unwrap() {
+    for config in iommu_cosim::configs().unwrap().iter().filter(|c| c.params.fault_injection == 0) {
         let (regs, mut mem) = setup();
         let mut dev = device(&config.name);
         CycleDevice::reset(&mut dev, &regs);

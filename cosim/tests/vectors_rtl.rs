@@ -6,7 +6,7 @@ use iommu_traces::conformance::Summary;
 #[test]
 fn sample_vectors_pass_on_the_rtl() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors");
-    for config in iommu_cosim::configs().expect("configs") {
+    for config in iommu_cosim::configs().expect("configs").iter().filter(|c| c.params.fault_injection == 0) {
         let mut dev =
             RtlDevice::new(&config.name, MemTiming { latency: 5, beat_cycles: 1, outstanding: 4 }).expect("model");
         let mut summary = Summary::default();
