@@ -68,7 +68,7 @@ struct Stimulus {
 fn stimuli(args: &CosimArgs) -> Result<Vec<Stimulus>> {
     let config = load_config(args.config.as_deref())?;
     let from_events = |src: &mut dyn iommu_traces::replay::EventSource, name: &str| -> Result<Stimulus> {
-        let t = ops_from_events(src, name, config.driver.clone()).map_err(anyhow::Error::msg)?;
+        let t = ops_from_events(src, name, config.driver).map_err(anyhow::Error::msg)?;
         Ok(Stimulus { name: name.to_string(), regs: t.regs, memory: t.memory, bad: Vec::new(), ops: t.ops })
     };
     if args.random {
@@ -107,7 +107,8 @@ fn timing(args: &CosimArgs) -> Result<MemTiming> {
 fn configs(args: &CosimArgs) -> Result<Vec<String>> {
     let all: Vec<String> = iommu_cosim::configs()?.iter().map(|c| c.name.clone()).collect();
     // `all` means the real configurations, not the ones with a planted bug.
-    let real: Vec<String> = iommu_cosim::configs()?.iter().filter(|c| c.params.fault_injection == 0).map(|c| c.name.clone()).collect();
+    let real: Vec<String> =
+        iommu_cosim::configs()?.iter().filter(|c| c.params.fault_injection == 0).map(|c| c.name.clone()).collect();
     if args.rtl_config == "all" {
         return Ok(real);
     }
@@ -174,7 +175,10 @@ fn report_failure(
 ) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let Some(step) = f.step() else {
-        writeln!(out, "  (no reproducer: the failure is not tied to one step; rerun to reproduce, runs are deterministic)")?;
+        writeln!(
+            out,
+            "  (no reproducer: the failure is not tied to one step; rerun to reproduce, runs are deterministic)"
+        )?;
         return Ok(());
     };
     let name = format!("{}-{config}-step{step}", s.name.replace(['/', ':', ',', '='], "_"));
@@ -185,7 +189,10 @@ fn report_failure(
         writeln!(out, "  shrinking the reproducer ({} steps)...", full.steps.len())?;
         (lockstep::shrink(full, &mut fails), "")
     } else {
-        (full, " (it does not fail when replayed one request at a time: the mismatch needs requests in flight together)")
+        (
+            full,
+            " (it does not fail when replayed one request at a time: the mismatch needs requests in flight together)",
+        )
     };
     let vpath = dir.join(format!("{name}.jsonl"));
     std::fs::write(&vpath, vector.to_json_line() + "\n").with_context(|| format!("writing {}", vpath.display()))?;

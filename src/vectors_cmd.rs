@@ -127,7 +127,8 @@ fn run_rtl(args: &VectorsArgs, out: &mut dyn Write) -> CmdResult {
     use iommu_cosim::device::{MemTiming, RtlDevice};
     let all: Vec<String> = iommu_cosim::configs()?.iter().map(|c| c.name.clone()).collect();
     // `all` means the real configurations, not the ones with a planted bug.
-    let real: Vec<String> = iommu_cosim::configs()?.iter().filter(|c| c.params.fault_injection == 0).map(|c| c.name.clone()).collect();
+    let real: Vec<String> =
+        iommu_cosim::configs()?.iter().filter(|c| c.params.fault_injection == 0).map(|c| c.name.clone()).collect();
     let chosen = if args.rtl_config == "all" { real } else { vec![args.rtl_config.clone()] };
     let mut worst = Outcome::Ok;
     for name in &chosen {

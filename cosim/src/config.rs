@@ -272,7 +272,8 @@ fn is_identifier(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    const FULL: &str = "IotlbSets=16 IotlbWays=4 DdtcSets=4 DdtcWays=4 PdtcSets=4 PdtcWays=4 Walkers=4 ReqQueue=4 FaultInjection=0";
+    const FULL: &str =
+        "IotlbSets=16 IotlbWays=4 DdtcSets=4 DdtcWays=4 PdtcSets=4 PdtcWays=4 Walkers=4 ReqQueue=4 FaultInjection=0";
 
     #[test]
     fn parses_lines_comments_and_blank_lines() {

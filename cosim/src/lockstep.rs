@@ -14,6 +14,10 @@
 //! against both. Requests offered after the change's invalidations must see the
 //! new tables.
 
+// A `Failure` carries both answers in full; runs stop at the first one, so its
+// size costs nothing on the path that matters.
+#![allow(clippy::result_large_err)]
+
 use crate::device::{DeviceError, MemTiming, RtlDevice};
 use crate::op::Op;
 use iommu_model::timing::{Completion, CycleDevice};
@@ -203,6 +207,8 @@ fn join(m: &BTreeMap<&'static str, u64>) -> String {
 }
 
 struct Pending {
+    /// Words the golden model's A/D updates wrote for this request.
+    gold_writes: Vec<u64>,
     req: Request,
     expect: Response,
     shape: &'static str,
@@ -240,12 +246,18 @@ impl Lockstep {
         CycleDevice::reset(&mut dev, &regs);
         let mut gold = Iommu::with_regs(CacheConfig::DISABLED, regs);
         Translator::reset(&mut gold, &regs);
+        // Both memories log writes, so that A/D updates made around a table
+        // change can be told apart from the rest (see `compare_memory`).
+        let mut rtl_mem = memory.clone();
+        rtl_mem.track_writes(true);
+        let mut gold_mem = memory.clone();
+        gold_mem.track_writes(true);
         Lockstep {
             dev,
             gold,
             regs,
-            rtl_mem: memory.clone(),
-            gold_mem: memory.clone(),
+            rtl_mem,
+            gold_mem,
             initial: memory,
             bad,
             pending: HashMap::new(),
@@ -299,8 +311,11 @@ impl Lockstep {
                     self.gold_mem.poke(Spa(addr), value);
                     self.history.push(VectorStep::WriteMemory { addr, value });
                 }
+                self.rtl_mem.take_write_log();
+                self.gold_mem.take_write_log();
                 for p in self.pending.values_mut() {
                     p.racy = true;
+                    self.racy_words.extend(p.gold_writes.drain(..));
                 }
                 self.racy_inflight = self.pending.len();
                 for c in commands {
@@ -315,6 +330,7 @@ impl Lockstep {
 
     fn translate(&mut self, req: Request) -> Result<(), Failure> {
         let expect = Translator::translate(&mut self.gold, &mut self.gold_mem, &req);
+        let gold_writes = self.gold_mem.take_write_log();
         let mut scratch = Vec::new();
         Translator::drain_faults(&mut self.gold, &mut scratch);
         let step = self.history.len();
@@ -325,7 +341,7 @@ impl Lockstep {
             self.tick()?;
         }
         let shape = self.shape(&req);
-        self.pending.insert(tag, Pending { req, expect, shape, step, racy: false });
+        self.pending.insert(tag, Pending { gold_writes, req, expect, shape, step, racy: false });
         Ok(())
     }
 
@@ -357,10 +373,14 @@ impl Lockstep {
         self.compare_memory()
     }
 
-    /// Compares both memories. A word software rewrote while a walk was in
-    /// flight may differ in A and D only: the RTL's walk may have read (and
-    /// updated) the new entry where the golden model, answering at issue, updated
-    /// the old one. The golden memory adopts the RTL's value there.
+    /// Compares both memories. Around a table change made while requests were in
+    /// flight, A and D may legitimately differ: the RTL's walk may have read (and
+    /// updated) the new entries where the golden model, answering at issue,
+    /// updated the old ones. Such words (those the change wrote, those the golden
+    /// model's A/D updates wrote for the requests in flight, and those the RTL
+    /// wrote while such requests were in flight) may differ in A and D only, and
+    /// the golden memory adopts the RTL's value. Everywhere else, and always
+    /// outside A and D, memory must be equal.
     fn compare_memory(&mut self) -> Result<(), Failure> {
         const AD: u64 = 0xc0;
         let step = self.history.len();
@@ -390,6 +410,10 @@ impl Lockstep {
 
     fn tick(&mut self) -> Result<(), Failure> {
         self.dev.tick(&mut self.rtl_mem);
+        let written = self.rtl_mem.take_write_log();
+        if self.racy_inflight > 0 {
+            self.racy_words.extend(written);
+        }
         if let Some(e) = self.dev.take_error() {
             return Err(Failure::Device(e));
         }
