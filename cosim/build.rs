@@ -45,6 +45,7 @@ fn run() -> Result<(), String> {
     let configs_txt = rtl.join("configs.txt");
     let shim_dir = manifest.join("shim");
     let trace = std::env::var_os("CARGO_FEATURE_TRACE").is_some();
+    let coverage = std::env::var_os("CARGO_FEATURE_COVERAGE").is_some();
 
     let files = filelist::read(&files_f)?;
     watch(&manifest, &files_f, &configs_txt, &shim_dir, &files);
@@ -71,6 +72,7 @@ fn run() -> Result<(), String> {
         verilator.root.display().to_string(),
         compile::compiler_identity(),
         trace.to_string(),
+        format!("coverage={coverage}"),
     ];
     let key = cache::key(&inputs, &facts)?;
     let cache_root = cache::root(&out);
@@ -80,7 +82,7 @@ fn run() -> Result<(), String> {
         return Ok(());
     }
 
-    let options = verilator::Options { trace };
+    let options = verilator::Options { trace, coverage };
     // One Verilator run per configuration, in parallel.
     let models = std::thread::scope(|scope| {
         let runs: Vec<_> =
@@ -95,7 +97,7 @@ fn run() -> Result<(), String> {
     let warnings = merge_warnings(&models);
     print_warnings(&warnings);
 
-    compile::compile(&verilator, &models, &shim_dir, &out, trace)?;
+    compile::compile(&verilator, &models, &shim_dir, &out, trace, coverage)?;
     // Stored only if no input changed while it was built (the RTL is often being
     // edited): the entry must be the library of the key's inputs.
     if let (Some(root), Ok(after)) = (&cache_root, cache::key(&inputs, &facts)) {

@@ -105,7 +105,7 @@ synth_one() {
   local name="$1"
   local chparams="" kv
   for kv in ${CONFIG_PARAMS[$name]}; do
-    chparams+=" -chparam ${kv%%=*} ${kv#*=}"
+    chparams+=" -set ${kv%%=*} ${kv#*=}"
   done
   local dir="$LOG_DIR/$name"
   rm -rf "$dir"
@@ -113,7 +113,12 @@ synth_one() {
 
   {
     echo "read_verilog -sv -noautowire ${SOURCES[*]}"
-    echo "hierarchy -check -top $TOP$chparams"
+    # chparam, not hierarchy -chparam: with the latter, Yosys 0.23 trips an
+    # internal assertion (module added twice) when iommu_top passes a
+    # parameter on to a submodule (FaultInjection).
+    echo "chparam$chparams $TOP"
+    echo "hierarchy -check -top $TOP"
+    echo "rename -top $TOP"
     echo "setattr -unset always_comb"
     echo "proc"
     echo "opt_clean"
@@ -179,7 +184,7 @@ ffs = sum(n for t, n in types.items() if is_ff(t))
 # Latches that proc inferred and opt_clean removed (see the script's header).
 dead = Counter()
 for line in open(f"{d}/yosys.log"):
-    m = re.search(r"Latch inferred for signal `(?:\$paramod\$\w+)?\\?([^.\\]+)", line)
+    m = re.search(r"Latch inferred for signal `(?:\$paramod(?:\$\w+)?)?\\?([^.\\]+)", line)
     if m:
         dead[m.group(1)] += 1
 

@@ -54,6 +54,11 @@ pub struct CosimArgs {
     /// Where mismatch reproducers and waveforms are written.
     #[arg(long, default_value = "cosim-out")]
     out: PathBuf,
+    /// Writes the RTL's line coverage of all runs, one file per configuration,
+    /// `FILE.<config>.dat` (Verilator's format: read it with `verilator_coverage`).
+    /// Needs `--features rtl-coverage`.
+    #[arg(long, value_name = "FILE")]
+    coverage: Option<PathBuf>,
 }
 
 /// One stimulus to run: its name, starting state and ops.
@@ -120,16 +125,25 @@ fn configs(args: &CosimArgs) -> Result<Vec<String>> {
 
 /// Runs `iommu cosim`.
 pub fn run(args: &CosimArgs, out: &mut dyn Write) -> CmdResult {
+    if args.coverage.is_some() && !iommu_cosim::COVERAGE {
+        bail!("--coverage needs the RTL models built with line coverage: build with `--features rtl-coverage`");
+    }
     let timing = timing(args)?;
     let stimuli = stimuli(args)?;
     let mut failed = false;
     for config in configs(args)? {
+        // The line counts of this configuration, summed over its runs (each run has
+        // its own model, with its own counters).
+        let mut coverage = Coverage::default();
         for s in &stimuli {
             let dev = lockstep::device(&config, timing, args.hang_cycles)?;
             let mut ls = Lockstep::new(dev, s.regs, s.memory.clone(), s.bad.clone());
             let t0 = Instant::now();
             let result = ls.run(s.ops.iter().cloned());
             let secs = t0.elapsed().as_secs_f64();
+            if let Some(file) = &args.coverage {
+                coverage.add_run(ls.device_mut().rtl_mut(), &coverage_path(file, &config, ".part"))?;
+            }
             let cycles = ls.device().rtl().cycle();
             writeln!(
                 out,
@@ -155,8 +169,64 @@ pub fn run(args: &CosimArgs, out: &mut dyn Write) -> CmdResult {
                 }
             }
         }
+        if let Some(file) = &args.coverage {
+            let path = coverage_path(file, &config, "");
+            coverage.write(&path)?;
+            writeln!(out, "line coverage of RTL `{config}`: {} ({})", path.display(), coverage.summary())?;
+        }
     }
     Ok(if failed { Outcome::Failed } else { Outcome::Ok })
+}
+
+/// `FILE.<config>.dat`, plus `suffix`.
+fn coverage_path(file: &Path, config: &str, suffix: &str) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(format!(".{config}.dat{suffix}"));
+    PathBuf::from(name)
+}
+
+/// Verilator coverage points (`C '<key>' <count>` lines of its `.dat` format), each
+/// count summed over the runs, as `verilator_coverage --write` merges them.
+#[derive(Default)]
+struct Coverage {
+    points: std::collections::BTreeMap<String, u64>,
+}
+
+impl Coverage {
+    /// Adds the counts of a model, written to `scratch` (then removed) by Verilator.
+    fn add_run(&mut self, rtl: &mut iommu_cosim::Rtl, scratch: &Path) -> Result<()> {
+        rtl.write_coverage(scratch)?;
+        let text = std::fs::read_to_string(scratch).with_context(|| format!("reading {}", scratch.display()))?;
+        let _ = std::fs::remove_file(scratch);
+        self.add(&text).with_context(|| format!("reading {}", scratch.display()))
+    }
+
+    /// Adds the points of one `.dat` text.
+    fn add(&mut self, text: &str) -> Result<()> {
+        for line in text.lines().filter(|l| l.starts_with("C '")) {
+            let parsed = line[3..].rsplit_once("' ").and_then(|(key, n)| Some((key, n.trim().parse::<u64>().ok()?)));
+            let Some((key, count)) = parsed else {
+                bail!("not a coverage point: {line:?}");
+            };
+            *self.points.entry(key.to_owned()).or_default() += count;
+        }
+        Ok(())
+    }
+
+    /// Writes the points in Verilator's format.
+    fn write(&self, path: &Path) -> Result<()> {
+        let mut text = String::from("# SystemC::Coverage-3\n");
+        for (key, count) in &self.points {
+            text.push_str(&format!("C '{key}' {count}\n"));
+        }
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// `hit/total points hit`.
+    fn summary(&self) -> String {
+        let hit = self.points.values().filter(|&&n| n > 0).count();
+        format!("{hit}/{} coverage points hit", self.points.len())
+    }
 }
 
 fn indent(s: &str) -> String {

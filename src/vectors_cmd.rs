@@ -31,6 +31,11 @@ pub struct VectorsArgs {
     /// vector with this name.
     #[arg(long, value_name = "NAME")]
     trace: Option<String>,
+    /// With `--backend rtl`: write the RTL's line coverage, one file per
+    /// configuration, `FILE.<config>.dat` (read it with `verilator_coverage`). Needs
+    /// `--features rtl-coverage`.
+    #[arg(long, value_name = "FILE")]
+    coverage: Option<PathBuf>,
 }
 
 /// The vector files to run: the named ones, or the embedded set.
@@ -81,6 +86,9 @@ pub fn run(args: &VectorsArgs, out: &mut dyn Write) -> CmdResult {
         return trace(args, name, out);
     }
     let config = args.caches.config()?;
+    if args.coverage.is_some() && args.backend != "rtl" {
+        bail!("--coverage is the line coverage of the RTL: it needs `--backend rtl`");
+    }
     if args.backend == "rtl" {
         return run_rtl(args, out);
     }
@@ -130,6 +138,9 @@ fn run_rtl(args: &VectorsArgs, out: &mut dyn Write) -> CmdResult {
     let real: Vec<String> =
         iommu_cosim::configs()?.iter().filter(|c| c.params.fault_injection == 0).map(|c| c.name.clone()).collect();
     let chosen = if args.rtl_config == "all" { real } else { vec![args.rtl_config.clone()] };
+    if args.coverage.is_some() && !iommu_cosim::COVERAGE {
+        bail!("--coverage needs the RTL models built with line coverage: build with `--features rtl-coverage`");
+    }
     let mut worst = Outcome::Ok;
     for name in &chosen {
         if !all.contains(name) {
@@ -142,6 +153,12 @@ fn run_rtl(args: &VectorsArgs, out: &mut dyn Write) -> CmdResult {
             if let Some(e) = dev.take_error() {
                 bail!("{file}: the RTL failed: {e}");
             }
+        }
+        if let Some(file) = &args.coverage {
+            let mut path = file.as_os_str().to_owned();
+            path.push(format!(".{name}.dat"));
+            dev.rtl_mut().write_coverage(&path)?;
+            writeln!(out, "line coverage of RTL `{name}`: {}", PathBuf::from(path).display())?;
         }
         let p = dev.rtl().params();
         let header = format!(

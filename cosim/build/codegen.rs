@@ -39,6 +39,7 @@ fn rust_table(names: &[&str]) -> String {
              \x20   fn iommu_{name}_trace_open(sim: *mut RawSim, path: *const c_char) -> c_int;\n\
              \x20   fn iommu_{name}_trace_close(sim: *mut RawSim);\n\
              \x20   fn iommu_{name}_message(sim: *mut RawSim) -> *const c_char;\n\
+             \x20   fn iommu_{name}_coverage_write(sim: *mut RawSim, path: *const c_char) -> c_int;\n\
              \x20   fn iommu_{name}_walkers() -> c_uint;\n\
              \x20   fn iommu_{name}_bare_loop(cycles: u64) -> u64;\n"
         );
@@ -56,6 +57,7 @@ fn rust_table(names: &[&str]) -> String {
              \x20       trace_open: iommu_{name}_trace_open,\n\
              \x20       trace_close: iommu_{name}_trace_close,\n\
              \x20       message: iommu_{name}_message,\n\
+             \x20       coverage_write: iommu_{name}_coverage_write,\n\
              \x20       walkers: iommu_{name}_walkers,\n\
              \x20       bare_loop: iommu_{name}_bare_loop,\n\
              \x20   }},\n"

@@ -18,9 +18,14 @@ pub fn compile(
     shim_dir: &Path,
     out: &Path,
     trace: bool,
+    coverage: bool,
 ) -> Result<(), String> {
     let include = verilator.include_dir();
     let mut runtime: Vec<&str> = models.iter().flat_map(|m| m.runtime.iter().map(String::as_str)).collect();
+    if coverage {
+        // The coverage database (VerilatedCovContext), whatever the makefile lists.
+        runtime.push("verilated_cov");
+    }
     runtime.sort_unstable();
     runtime.dedup();
 
@@ -32,7 +37,7 @@ pub fn compile(
         .std("c++17")
         .opt_level(OPT_LEVEL)
         .debug(false)
-        .define("VM_COVERAGE", "0")
+        .define("VM_COVERAGE", if coverage { "1" } else { "0" })
         .define("VM_SC", "0")
         .define("VM_TRACE", on)
         .define("VM_TRACE_FST", on)

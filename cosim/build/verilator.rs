@@ -27,6 +27,9 @@ pub struct Verilator {
 pub struct Options {
     /// `--trace-fst`: the model can write FST waveforms.
     pub trace: bool,
+    /// `--coverage-line`: the model counts the execution of each RTL line (read
+    /// with `Rtl::write_coverage`).
+    pub coverage: bool,
 }
 
 /// The output of Verilator for one configuration.
@@ -87,6 +90,9 @@ impl Verilator {
             .args(COMMON_FLAGS);
         if options.trace {
             command.arg("--trace-fst");
+        }
+        if options.coverage {
+            command.arg("--coverage-line");
         }
         let output = command.output().map_err(|e| format!("cannot run {}: {e}", self.program.display()))?;
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -1,7 +1,7 @@
 // The C interface of the Verilator models, one set of functions per configuration
 // of rtl/configs.txt (iommu_<name>_create, _destroy, _step, _trace_open,
-// _trace_close, _message, _walkers), declared on the Rust side by the bindings that
-// build.rs generates (cosim/src/ffi.rs).
+// _trace_close, _coverage_write, _message, _walkers), declared on the Rust side by
+// the bindings that build.rs generates (cosim/src/ffi.rs).
 //
 // One call of step() is one clock cycle: inputs applied with the clock low and
 // evaluated (combinational outputs settle), outputs copied (this cycle's
@@ -23,6 +23,9 @@
 #if VM_TRACE
 #include "verilated_fst_c.h"
 #endif
+#if VM_COVERAGE
+#include "verilated_cov.h"
+#endif
 
 namespace {
 
@@ -39,6 +42,13 @@ enum TraceStatus : int {
     kTraceOk = 0,
     kTraceNotBuilt = -1,  // built without the `trace` feature
     kTraceFailed = -2,    // see message()
+};
+
+// Return codes of coverage_write().
+enum CoverageStatus : int {
+    kCoverageOk = 0,
+    kCoverageNotBuilt = -1,  // built without the `coverage` feature
+    kCoverageFailed = -2,    // see message()
 };
 
 // Simulation time of one clock cycle, in units of the time precision (1 ps).
@@ -164,6 +174,27 @@ class Sim {
 #endif
     }
 
+    // Writes the line coverage counted so far by this model (its context's
+    // database) to `path`, in Verilator's coverage format (verilator_coverage).
+    int coverage_write(const char* path) {
+#if VM_COVERAGE
+        Verilated::threadContextp(ctx_.get());
+        try {
+            ctx_->coveragep()->write(path);
+            return kCoverageOk;
+        } catch (const Fatal&) {
+            iommu_cosim::take_thread_event(&message_);
+            return kCoverageFailed;
+        } catch (const std::exception& e) {
+            message_ = e.what();
+            return kCoverageFailed;
+        }
+#else
+        (void)path;
+        return kCoverageNotBuilt;
+#endif
+    }
+
     const char* message() const { return message_.c_str(); }
 
   private:
@@ -266,6 +297,9 @@ void vl_fatal(const char* file, int line, const char* hier, const char* msg) VL_
     }                                                                                      \
     extern "C" void iommu_##name##_trace_close(void* h) noexcept {                         \
         static_cast<Sim<Model>*>(h)->trace_close();                                        \
+    }                                                                                      \
+    extern "C" int iommu_##name##_coverage_write(void* h, const char* path) noexcept {     \
+        return static_cast<Sim<Model>*>(h)->coverage_write(path);                          \
     }                                                                                      \
     extern "C" const char* iommu_##name##_message(void* h) noexcept {                      \
         return static_cast<Sim<Model>*>(h)->message();                                     \

@@ -48,6 +48,17 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// Line coverage needs the crate's `coverage` feature.
+    #[error("RTL line coverage needs iommu-cosim's `coverage` feature (cargo ... --features rtl-coverage)")]
+    CoverageNotBuilt,
+    /// The coverage file cannot be written.
+    #[error("cannot write the coverage file {}: {message}", path.display())]
+    Coverage {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
     /// The bare C++ loop of [`crate::speed::bare_loop`] stopped or failed.
     #[error("the bare C++ loop of `{config}` stopped or failed")]
     BareLoop {

@@ -19,6 +19,8 @@ pub(crate) struct RawSim {
 pub(crate) const STEP_OK: c_int = 0;
 /// `trace_open` on a model built without `--trace-fst`.
 pub(crate) const TRACE_NOT_BUILT: c_int = -1;
+/// `coverage_write` on a model built without `--coverage-line`.
+pub(crate) const COVERAGE_NOT_BUILT: c_int = -1;
 
 /// The exported functions of one configuration.
 pub(crate) struct ModelFns {
@@ -34,6 +36,9 @@ pub(crate) struct ModelFns {
     pub trace_open: unsafe extern "C" fn(*mut RawSim, *const c_char) -> c_int,
     /// Closes the waveform, if open.
     pub trace_close: unsafe extern "C" fn(*mut RawSim),
+    /// Writes the model's line coverage to a file: 0, `COVERAGE_NOT_BUILT`, or -2
+    /// (see `message`).
+    pub coverage_write: unsafe extern "C" fn(*mut RawSim, *const c_char) -> c_int,
     /// What stopped the model or failed (valid until the next call on the model).
     pub message: unsafe extern "C" fn(*mut RawSim) -> *const c_char,
     /// Walkers of the compiled model (from its port width).

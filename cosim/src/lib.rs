@@ -35,3 +35,6 @@ pub const VERILATOR_VERSION: &str = env!("IOMMU_COSIM_VERILATOR_VERSION");
 
 /// Whether the models were built with waveform support (feature `trace`).
 pub const TRACE: bool = cfg!(feature = "trace");
+/// Whether the models count line coverage (the crate's `coverage` feature):
+/// [`Rtl::write_coverage`] works.
+pub const COVERAGE: bool = cfg!(feature = "coverage");

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use crate::config::{self, Config, Params};
 use crate::error::Error;
-use crate::ffi::{self, ModelFns, RawSim, STEP_OK, TRACE_NOT_BUILT};
+use crate::ffi::{self, ModelFns, RawSim, COVERAGE_NOT_BUILT, STEP_OK, TRACE_NOT_BUILT};
 use crate::ports::{Inputs, Outputs};
 
 /// `rtl/configs.txt`, as the build script read it (a copy in `OUT_DIR`, so that an
@@ -137,6 +137,27 @@ impl Rtl {
     /// The file of the open waveform.
     pub fn trace_path(&self) -> Option<&Path> {
         self.trace.as_deref()
+    }
+
+    /// Writes the line coverage this model has counted since its creation to `path`,
+    /// in Verilator's coverage format (merge and annotate with `verilator_coverage`).
+    /// Needs the crate's `coverage` feature.
+    pub fn write_coverage(&mut self, path: impl AsRef<Path>) -> Result<(), Error> {
+        let path = path.as_ref();
+        if !cfg!(feature = "coverage") {
+            return Err(Error::CoverageNotBuilt);
+        }
+        let failed = |message: String| Error::Coverage { path: path.to_owned(), message };
+        // Fails early, with the system's reason, where Verilator would only say it cannot.
+        std::fs::File::create(path).map_err(|e| failed(e.to_string()))?;
+        let c_path = c_path(path).ok_or_else(|| failed("the path has a NUL byte or is not UTF-8".to_owned()))?;
+        // SAFETY: `sim` is live; `c_path` is NUL-terminated and outlives the call.
+        match unsafe { (self.fns.coverage_write)(self.sim.as_ptr(), c_path.as_ptr()) } {
+            0 => Ok(()),
+            COVERAGE_NOT_BUILT => Err(Error::CoverageNotBuilt),
+            // SAFETY: `sim` is live.
+            _ => Err(failed(unsafe { ffi::message(self.fns, self.sim.as_ptr()) })),
+        }
     }
 
     /// The error for a model that stopped in the current cycle.
@@ -321,5 +342,29 @@ mod tests {
         let error = rtl.trace(&path).expect_err("no such directory");
         assert!(matches!(&error, Error::Trace { path: p, .. } if *p == path), "{error}");
         assert!(rtl.step(&quiet(false)).is_ok(), "the model goes on without a waveform");
+    }
+
+    #[cfg(not(feature = "coverage"))]
+    #[test]
+    fn without_the_coverage_feature_coverage_is_refused_and_writes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("cov.dat");
+        let mut rtl = Rtl::new("small").expect("built");
+        assert!(matches!(rtl.write_coverage(&path), Err(Error::CoverageNotBuilt)));
+        assert!(!path.exists());
+    }
+
+    #[cfg(feature = "coverage")]
+    #[test]
+    fn coverage_counts_rtl_lines() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("cov.dat");
+        let mut rtl = reset("small", 2);
+        rtl.write_coverage(&path).expect("coverage written");
+        let text = std::fs::read_to_string(&path).expect("the file exists");
+        assert!(text.starts_with("# SystemC::Coverage-3"), "{text}");
+        assert!(text.contains("iommu_top.sv"), "points of the top module");
+        let error = rtl.write_coverage(dir.path().join("missing/cov.dat")).expect_err("no such directory");
+        assert!(matches!(error, Error::Coverage { .. }), "{error}");
     }
 }
