@@ -2833,8 +2833,21 @@ impl<'o> Gen<'o> {
         None
     }
 
-    /// A command on its own: a fence, or an invalidation of anything.
+    /// A command on its own: a fence, or an invalidation of anything; now and
+    /// then with one bit flipped, so that malformed commands (reserved bits,
+    /// unknown opcodes and functions) reach the command decoder, whose verdict
+    /// the lockstep compares. Stray commands are never the invalidation a change
+    /// needs, so a flip that still decodes cannot break the stimulus's rules.
     fn stray_command(&mut self) -> [u64; 2] {
+        let mut cmd = self.stray_command_legal();
+        if self.rng.percent(20) {
+            let bit = self.rng.below(128);
+            cmd[(bit / 64) as usize] ^= 1 << (bit % 64);
+        }
+        cmd
+    }
+
+    fn stray_command_legal(&mut self) -> [u64; 2] {
         let c = self.caps;
         let any_gscid = |g: &mut Self| -> Option<u16> {
             match g.rng.below(3) {
@@ -2959,7 +2972,10 @@ mod tests {
                         m.command(&mut mem, c).expect("a change's commands are legal");
                     }
                 }
-                Op::Command(c) => m.command(&mut mem, *c).expect("commands are legal"),
+                // A stray command may be malformed on purpose (rejected then).
+                Op::Command(c) => {
+                    let _ = m.command(&mut mem, *c);
+                }
                 Op::Drain => {}
             }
         }
@@ -3083,7 +3099,9 @@ mod tests {
                         m.command(&mut mem, c).unwrap();
                     }
                 }
-                Op::Command(c) => m.command(&mut mem, *c).unwrap(),
+                Op::Command(c) => {
+                    let _ = m.command(&mut mem, *c);
+                }
                 Op::Drain => {}
             }
         }
