@@ -23,6 +23,8 @@ mod codegen;
 mod compile;
 #[path = "build/filelist.rs"]
 mod filelist;
+#[path = "build/model_check.rs"]
+mod model_check;
 #[path = "build/ports_check.rs"]
 mod ports_check;
 #[path = "build/top_params.rs"]
@@ -56,6 +58,7 @@ fn run() -> Result<(), String> {
     // The library embeds this copy: the configurations it knows are those built.
     std::fs::write(out.join("configs.txt"), &text).map_err(|e| format!("cannot write configs.txt: {e}"))?;
     top_params::check(&top_params::read(&files.sources)?)?;
+    model_check::check(&rtl.join("model"), &configs, &out)?;
 
     let verilator = verilator::Verilator::find()?;
     println!("cargo:rustc-env=IOMMU_COSIM_VERILATOR_VERSION={}", verilator.version);

@@ -9,6 +9,8 @@ mod gen_cmd;
 mod import_cmd;
 mod replay_cmd;
 mod report_cmd;
+#[cfg(feature = "rtl")]
+mod rtl_report;
 mod sweep_cmd;
 mod vectors_cmd;
 mod workloads;

@@ -5,7 +5,6 @@
 use crate::{CmdResult, Outcome};
 use anyhow::{Context, Result};
 use iommu_model::fault::Cause;
-use iommu_model::timing::TimingModel;
 use iommu_model::{Iommu, Request, Response, Status};
 use iommu_traces::config::Config;
 use iommu_traces::replay::{
@@ -248,7 +247,7 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> CmdResult {
         None => open_trace(&args.trace)?,
     };
     let regs = replay_regs(config.driver)?;
-    let mut device = TimingModel::new(timing, regs);
+    let mut device = iommu_model::timing::model(timing, regs);
     let stats = match &args.per_access {
         Some(p) => {
             let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
@@ -256,7 +255,7 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> CmdResult {
             writeln!(w, "{PER_ACCESS_HEADER}")?;
             let mut sink = PerAccess { out: w };
             let mut source = Progress::new(TraceReader::new(input, &name));
-            let s = replay_timed(&mut source, &name, config.driver, &mut device, &opts, &mut sink)?;
+            let s = replay_timed(&mut source, &name, config.driver, &mut *device, &opts, &mut sink)?;
             sink.out.flush().with_context(|| format!("writing {}", p.display()))?;
             s
         }
@@ -264,7 +263,7 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> CmdResult {
             &mut Progress::new(TraceReader::new(input, &name)),
             &name,
             config.driver,
-            &mut device,
+            &mut *device,
             &opts,
             &mut iommu_traces::replay::NoSink,
         )?,

@@ -28,7 +28,6 @@ use crate::replay_cmd::open_trace;
 use crate::workloads;
 use crate::{CmdResult, Outcome};
 use anyhow::{anyhow, bail, Context, Result};
-use iommu_model::timing::TimingModel;
 use iommu_traces::config::Config;
 use iommu_traces::replay::{replay_regs, replay_timed, EventSource, NoSink, ReplayOptions, ReplayStats};
 use iommu_traces::trace::TraceReader;
@@ -152,8 +151,8 @@ pub fn expand(text: &str, file: &str) -> Result<(Vec<String>, Vec<Job>)> {
 /// Replays `source` through a timing model configured by `config`, keeping only
 /// the statistics.
 pub fn replay_stats(source: &mut dyn EventSource, name: &str, config: &Config) -> Result<ReplayStats> {
-    let mut device = TimingModel::new(config.timing()?, replay_regs(config.driver)?);
-    Ok(replay_timed(source, name, config.driver, &mut device, &ReplayOptions::default(), &mut NoSink)?)
+    let mut device = iommu_model::timing::model(config.timing()?, replay_regs(config.driver)?);
+    Ok(replay_timed(source, name, config.driver, &mut *device, &ReplayOptions::default(), &mut NoSink)?)
 }
 
 /// Replays one job.

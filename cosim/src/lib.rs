@@ -30,6 +30,15 @@ pub use error::Error;
 pub use ports::{Inputs, Outputs, RSP_WORDS, WALKER_PORTS};
 pub use rtl::{configs, Rtl};
 
+include!(concat!(env!("OUT_DIR"), "/model_tomls.rs"));
+
+/// The timing-model configuration (TOML, as `iommu replay --config` reads it) that
+/// describes RTL configuration `name`: `rtl/model/<name>.toml` as built, checked
+/// against the RTL's parameters by the build script.
+pub fn model_toml(name: &str) -> Option<&'static str> {
+    MODEL_TOMLS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
 /// `verilator --version` of the Verilator that built the models.
 pub const VERILATOR_VERSION: &str = env!("IOMMU_COSIM_VERILATOR_VERSION");
 

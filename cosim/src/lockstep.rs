@@ -20,10 +20,11 @@
 
 use crate::device::{DeviceError, MemTiming, RtlDevice};
 use crate::op::Op;
-use iommu_model::timing::{Completion, CycleDevice};
+use iommu_model::stats::LatencyHistogram;
+use iommu_model::timing::{Completion, CycleDevice, TimingConfig};
 use iommu_model::translate::Source;
 use iommu_model::{
-    CacheConfig, FaultRecord, Iommu, Memory, Regs, Request, Response, Spa, SparseMemory, Status, Translator,
+    CacheConfig, Counters, FaultRecord, Iommu, Memory, Regs, Request, Response, Spa, SparseMemory, Status, Translator,
 };
 use iommu_traces::vector::{Expected, Vector, VectorStep};
 use std::collections::{BTreeMap, HashMap};
@@ -72,6 +73,32 @@ pub enum Failure {
     },
     /// The RTL stopped, hung or misbehaved on its ports.
     Device(DeviceError),
+    /// The timing model, configured as the RTL, issued or completed a request on
+    /// another cycle than the RTL (cycles since reset; see [`TimingCheck`]).
+    Timing {
+        /// The request.
+        request: Request,
+        /// Index of the request's step in [`Lockstep::history`].
+        step: usize,
+        /// The RTL's issue and completion cycles.
+        rtl: (u64, u64),
+        /// The timing model's.
+        model: (u64, u64),
+        /// Where each side's answer came from.
+        sources: (Source, Source),
+    },
+    /// A statistics counter of the RTL differs from the timing model's once
+    /// nothing is in flight.
+    Counter {
+        /// The counter's name (`Counters::named`).
+        name: &'static str,
+        /// The RTL's value.
+        rtl: u64,
+        /// The timing model's.
+        model: u64,
+        /// Steps run so far.
+        step: usize,
+    },
 }
 
 impl Failure {
@@ -79,7 +106,11 @@ impl Failure {
     /// and device failures).
     pub fn step(&self) -> Option<usize> {
         match self {
-            Failure::Answer { step, .. } | Failure::Command { step, .. } | Failure::Memory { step, .. } => Some(*step),
+            Failure::Answer { step, .. }
+            | Failure::Command { step, .. }
+            | Failure::Memory { step, .. }
+            | Failure::Timing { step, .. }
+            | Failure::Counter { step, .. } => Some(*step),
             Failure::Device(_) => None,
         }
     }
@@ -138,6 +169,37 @@ impl fmt::Display for Failure {
                 write!(f, "memory differs after step {step} at {addr:#x}: model {expected:#018x}, RTL {got:#018x}")
             }
             Failure::Device(e) => write!(f, "{e}"),
+            Failure::Timing { request, step, rtl, model, sources } => {
+                writeln!(f, "timing mismatch (step {step})")?;
+                writeln!(
+                    f,
+                    "  request: device {:#x}, pid {}, {}{}, IOVA {:#x}",
+                    request.device_id.0,
+                    request.pid.map_or("none".to_string(), |p| format!("{:#x}", p.0)),
+                    if request.privileged { "supervisor " } else { "" },
+                    request.access.name(),
+                    request.iova.0
+                )?;
+                writeln!(
+                    f,
+                    "  model: issued at cycle {}, completed at {} (latency {}, {})",
+                    model.0,
+                    model.1,
+                    model.1 - model.0,
+                    sources.1.name()
+                )?;
+                write!(
+                    f,
+                    "  RTL:   issued at cycle {}, completed at {} (latency {}, {})",
+                    rtl.0,
+                    rtl.1,
+                    rtl.1 - rtl.0,
+                    sources.0.name()
+                )
+            }
+            Failure::Counter { name, rtl, model, step } => {
+                write!(f, "counter {name} differs after step {step}: model {model}, RTL {rtl}")
+            }
         }
     }
 }
@@ -206,6 +268,90 @@ fn join(m: &BTreeMap<&'static str, u64>) -> String {
     m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
 }
 
+/// What the timing comparison found (see [`TimingCheck`]).
+#[derive(Clone, Debug, Default)]
+pub struct TimingStats {
+    /// Translations whose cycles were compared.
+    pub compared: u64,
+    /// Of those, issued and completed on the same cycles by both.
+    pub exact: u64,
+    /// Latencies (completion minus issue cycle) of the timing model.
+    pub model_latency: LatencyHistogram,
+    /// Latencies of the RTL.
+    pub rtl_latency: LatencyHistogram,
+    /// Counter comparisons (at each quiet point) that differed.
+    pub counter_mismatches: u64,
+    /// The first difference, when differences are tolerated.
+    pub first: Option<String>,
+}
+
+/// The timing model configured as the RTL, run beside it: every request is
+/// offered to both on the same cycle, every command reaches both on the same
+/// cycle, and each request's issue and completion cycles (`docs/design.md`,
+/// "Cycles") must be equal, as must the statistics counters whenever nothing is
+/// in flight.
+pub struct TimingCheck {
+    model: Box<dyn CycleDevice + Send>,
+    mem: SparseMemory,
+    offered: Option<(u32, Request)>,
+    requests: HashMap<u32, (Request, usize)>,
+    rtl_done: HashMap<u32, Completion>,
+    model_done: HashMap<u32, Completion>,
+    scratch: Vec<Completion>,
+    /// Stop at the first difference; else count differences and go on.
+    pub strict: bool,
+    /// What the comparison found.
+    pub stats: TimingStats,
+}
+
+impl TimingCheck {
+    /// The timing model's counters.
+    pub fn model_counters(&self) -> &Counters {
+        self.model.counters()
+    }
+
+    fn unpaired(&self) -> bool {
+        self.offered.is_some() || !self.rtl_done.is_empty() || !self.model_done.is_empty()
+    }
+
+    /// Compares one request's completions on both sides.
+    fn compare(&mut self, rtl: &Completion, model: &Completion) -> Result<(), Failure> {
+        let (request, step) = self.requests.remove(&rtl.tag).unwrap_or((rtl_request_unknown(), 0));
+        self.stats.compared += 1;
+        self.stats.rtl_latency.record(rtl.completed - rtl.issued);
+        self.stats.model_latency.record(model.completed - model.issued);
+        if (rtl.issued, rtl.completed) == (model.issued, model.completed) {
+            self.stats.exact += 1;
+            return Ok(());
+        }
+        let f = Failure::Timing {
+            request,
+            step,
+            rtl: (rtl.issued, rtl.completed),
+            model: (model.issued, model.completed),
+            sources: (rtl.source, model.source),
+        };
+        if self.strict {
+            return Err(f);
+        }
+        if self.stats.first.is_none() {
+            self.stats.first = Some(f.to_string());
+        }
+        Ok(())
+    }
+}
+
+fn rtl_request_unknown() -> Request {
+    Request {
+        device_id: iommu_model::DeviceId(0),
+        pid: None,
+        privileged: false,
+        iova: iommu_model::Iova(0),
+        access: iommu_model::Access::Read,
+        len: 0,
+    }
+}
+
 struct Pending {
     /// Words the golden model's A/D updates wrote for this request.
     gold_writes: Vec<u64>,
@@ -236,6 +382,8 @@ pub struct Lockstep {
     pub coverage: Coverage,
     /// Translations compared.
     pub translations: u64,
+    /// The timing comparison, if on.
+    pub timing: Option<TimingCheck>,
 }
 
 impl Lockstep {
@@ -268,7 +416,28 @@ impl Lockstep {
             completions: Vec::new(),
             coverage: Coverage::default(),
             translations: 0,
+            timing: None,
         }
+    }
+
+    /// Runs the timing model of `config` (the RTL's: `rtl/model/<name>.toml`)
+    /// beside the RTL and compares their cycles; `strict` stops at the first
+    /// difference, else differences are counted in [`TimingCheck::stats`].
+    pub fn with_timing(mut self, config: TimingConfig, strict: bool) -> Self {
+        let mut model = iommu_model::timing::model(config, self.regs);
+        model.reset(&self.regs);
+        self.timing = Some(TimingCheck {
+            model,
+            mem: self.initial.clone(),
+            offered: None,
+            requests: HashMap::new(),
+            rtl_done: HashMap::new(),
+            model_done: HashMap::new(),
+            scratch: Vec::new(),
+            strict,
+            stats: TimingStats::default(),
+        });
+        self
     }
 
     /// The steps run so far, with the golden model's expectations.
@@ -309,6 +478,9 @@ impl Lockstep {
                     }
                     self.rtl_mem.poke(Spa(addr), value);
                     self.gold_mem.poke(Spa(addr), value);
+                    if let Some(tc) = &mut self.timing {
+                        tc.mem.poke(Spa(addr), value);
+                    }
                     self.history.push(VectorStep::WriteMemory { addr, value });
                 }
                 self.rtl_mem.take_write_log();
@@ -340,6 +512,14 @@ impl Lockstep {
         while !self.dev.try_issue(tag, &req) {
             self.tick()?;
         }
+        if self.timing.is_some() {
+            while self.timing.as_ref().is_some_and(|tc| tc.offered.is_some()) {
+                self.tick()?;
+            }
+            let tc = self.timing.as_mut().expect("timing check");
+            tc.offered = Some((tag, req));
+            tc.requests.insert(tag, (req, step));
+        }
         let shape = self.shape(&req);
         self.pending.insert(tag, Pending { gold_writes, req, expect, shape, step, racy: false });
         Ok(())
@@ -357,6 +537,9 @@ impl Lockstep {
         let model_ok = Translator::command(&mut self.gold, &mut self.gold_mem, words).is_ok();
         // The RTL takes the command on the next cycle.
         let _ = CycleDevice::command(&mut self.dev, &mut self.rtl_mem, words);
+        if let Some(tc) = &mut self.timing {
+            let _ = tc.model.command(&mut tc.mem, words);
+        }
         self.tick()?;
         let rtl_ok = !self.dev.last_command_illegal();
         if model_ok != rtl_ok {
@@ -370,7 +553,64 @@ impl Lockstep {
         while !self.pending.is_empty() {
             self.tick()?;
         }
+        if self.timing.is_some() {
+            // The model may finish later than the RTL (that is a mismatch, found
+            // when it does); a request it never finishes is reported here.
+            let mut waited = 0u64;
+            while self.timing.as_ref().is_some_and(|tc| tc.unpaired()) {
+                let stuck = self.timing.as_ref().is_some_and(|tc| tc.model.idle() && tc.offered.is_none());
+                if stuck || waited > crate::device::DEFAULT_HANG_CYCLES {
+                    let tc = self.timing.as_mut().expect("timing check");
+                    let (tag, c) =
+                        tc.rtl_done.iter().next().map(|(t, c)| (*t, *c)).expect("an unpaired RTL completion");
+                    let (request, step) = tc.requests.remove(&tag).unwrap_or((rtl_request_unknown(), 0));
+                    return Err(Failure::Timing {
+                        request,
+                        step,
+                        rtl: (c.issued, c.completed),
+                        model: (0, 0),
+                        sources: (c.source, Source::Pending),
+                    });
+                }
+                self.tick()?;
+                waited += 1;
+            }
+            // The RTL's counters are registers: the increments of the last
+            // response's cycle show on its outputs one cycle later.
+            self.tick()?;
+            self.compare_counters()?;
+        }
         self.compare_memory()
+    }
+
+    /// Compares the RTL's statistics counters with the timing model's.
+    fn compare_counters(&mut self) -> Result<(), Failure> {
+        let step = self.history.len();
+        let rtl = *CycleDevice::counters(&self.dev);
+        let Some(tc) = &mut self.timing else { return Ok(()) };
+        let model = *tc.model.counters();
+        let pairs = [
+            ("iotlb_hit", rtl.iotlb_hit, model.iotlb_hit),
+            ("iotlb_miss", rtl.iotlb_miss, model.iotlb_miss),
+            ("ddtc_hit", rtl.ddtc_hit, model.ddtc_hit),
+            ("ddtc_miss", rtl.ddtc_miss, model.ddtc_miss),
+            ("pdtc_hit", rtl.pdtc_hit, model.pdtc_hit),
+            ("pdtc_miss", rtl.pdtc_miss, model.pdtc_miss),
+            ("walk_reads", rtl.walk_reads, model.walk_reads),
+            ("walk_writes", rtl.walk_writes, model.walk_writes),
+            ("faults", rtl.faults, model.faults),
+        ];
+        if let Some(&(name, r, m)) = pairs.iter().find(|(_, r, m)| r != m) {
+            let f = Failure::Counter { name, rtl: r, model: m, step };
+            if tc.strict {
+                return Err(f);
+            }
+            tc.stats.counter_mismatches += 1;
+            if tc.stats.first.is_none() {
+                tc.stats.first = Some(f.to_string());
+            }
+        }
+        Ok(())
     }
 
     /// Compares both memories. Around a table change made while requests were in
@@ -426,7 +666,44 @@ impl Lockstep {
                 result = self.check(c);
             }
         }
+        if result.is_ok() {
+            result = self.tick_timing(&done);
+        }
         self.completions = done;
+        result
+    }
+
+    /// The timing model's cycle, and the pairing of completions.
+    fn tick_timing(&mut self, rtl_done: &[Completion]) -> Result<(), Failure> {
+        let Some(tc) = &mut self.timing else { return Ok(()) };
+        if let Some((tag, req)) = tc.offered {
+            if tc.model.try_issue(tag, &req) {
+                tc.offered = None;
+            }
+        }
+        tc.model.tick(&mut tc.mem);
+        let mut model_done = std::mem::take(&mut tc.scratch);
+        tc.model.take_completions(&mut model_done);
+        let mut result = Ok(());
+        for c in rtl_done {
+            match tc.model_done.remove(&c.tag) {
+                Some(m) if result.is_ok() => result = tc.compare(c, &m),
+                Some(_) => {}
+                None => {
+                    tc.rtl_done.insert(c.tag, *c);
+                }
+            }
+        }
+        for m in model_done.drain(..) {
+            match tc.rtl_done.remove(&m.tag) {
+                Some(c) if result.is_ok() => result = tc.compare(&c, &m),
+                Some(_) => {}
+                None => {
+                    tc.model_done.insert(m.tag, m);
+                }
+            }
+        }
+        tc.scratch = model_done;
         result
     }
 

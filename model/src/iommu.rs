@@ -149,6 +149,7 @@ pub fn run<M: Memory + ?Sized>(t: &mut Translation, env: &mut Env<'_, Deferred>,
                     Err(_) => t.resume(env, Reply::AccessFault),
                 }
             }
+            Step::Cache => t.resume(env, Reply::Go),
             Step::CompareAndSwap => match mem.compare_and_swap(t.mem_op().addr, t.mem_op().expected, t.mem_op().new) {
                 Ok(old) => t.resume(env, Reply::Swapped { old }),
                 Err(_) => t.resume(env, Reply::AccessFault),

@@ -272,6 +272,23 @@ impl Iotlb {
         None
     }
 
+    /// Finds the entry translating `iova` in `space` without changing the
+    /// replacement state (what a lookup would find; for a pipeline stage that
+    /// holds a request and looks again next cycle).
+    #[inline]
+    pub fn peek(&self, space: AddressSpace, iova: u64) -> Option<&IotlbEntry> {
+        let mut classes = self.present_mask;
+        while classes != 0 {
+            let class = classes.trailing_zeros() as usize;
+            classes &= classes - 1;
+            let shift = SHIFTS[class];
+            if let Some(e) = self.array.peek(Self::index(space, iova, shift), Self::key(space, iova, shift)) {
+                return Some(e);
+            }
+        }
+        None
+    }
+
     /// Caches a translation.
     pub fn insert(&mut self, e: IotlbEntry) {
         if self.array.is_disabled() {

@@ -29,6 +29,7 @@ pub mod command;
 pub mod context;
 pub mod ddtc;
 pub mod fault;
+pub mod inorder;
 pub mod iommu;
 pub mod iotlb;
 pub mod memory;

@@ -49,9 +49,46 @@ use crate::stats::Counters;
 use crate::translate::{Deferred, Env, MemOp, PteStage, Reply, Source, Step, Translation};
 use std::collections::VecDeque;
 
+/// Which microarchitecture the timing model simulates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Microarch {
+    /// The one of this module: a request queue, a lookup stage, a miss queue,
+    /// merging of walks to one page, walkers that spend no cycle between memory
+    /// responses, optional walk caches.
+    #[default]
+    Decoupled,
+    /// The in-order unit our RTL builds ([`crate::inorder`]): two lookup stages,
+    /// no miss queue and no merging, one cycle per walker state, a shared cache
+    /// port. Uses `request_queue`, `walkers`, the caches and the memory.
+    InOrder,
+}
+
+impl Microarch {
+    /// The name used in configuration files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Microarch::Decoupled => "decoupled",
+            Microarch::InOrder => "in-order",
+        }
+    }
+}
+
+impl std::str::FromStr for Microarch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "decoupled" => Ok(Microarch::Decoupled),
+            "in-order" => Ok(Microarch::InOrder),
+            _ => Err(format!("unknown microarchitecture {s:?} (decoupled or in-order)")),
+        }
+    }
+}
+
 /// The timing model's parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimingConfig {
+    /// The microarchitecture.
+    pub microarch: Microarch,
     /// Requests accepted but not yet looked up.
     pub request_queue: usize,
     /// Cycles from issue to the lookup result; a hit's latency.
@@ -79,6 +116,7 @@ pub struct TimingConfig {
 impl Default for TimingConfig {
     fn default() -> Self {
         TimingConfig {
+            microarch: Microarch::Decoupled,
             request_queue: 4,
             lookup_cycles: 2,
             walkers: 4,
@@ -535,6 +573,14 @@ impl CycleDevice for TimingModel {
         if self.idle() {
             self.cycle += cycles;
         }
+    }
+}
+
+/// A timing model of the configured microarchitecture.
+pub fn model(config: TimingConfig, regs: Regs) -> Box<dyn CycleDevice + Send> {
+    match config.microarch {
+        Microarch::Decoupled => Box::new(TimingModel::new(config, regs)),
+        Microarch::InOrder => Box::new(crate::inorder::InOrderModel::new(config, regs)),
     }
 }
 

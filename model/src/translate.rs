@@ -39,6 +39,82 @@ pub enum Step {
     CompareAndSwap,
     /// Finished: the answer is [`Translation::response`].
     Done,
+    /// Paused before a cache access ([`Translation::cache_op`]), only when
+    /// [`Translation::set_pause_at_caches`] asked for it: a cycle-level model of a
+    /// unit whose caches sit behind a shared port performs the access on the cycle
+    /// the port grants it by resuming with [`Reply::Go`].
+    Cache,
+}
+
+/// A cache access a translation pauses before (see [`Step::Cache`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheOp {
+    /// Fill the DDTC with the device context just read.
+    DdtcFill,
+    /// Look up the PDTC (after a device context read from memory).
+    PdtcLookup,
+    /// Fill the PDTC with the process context just read.
+    PdtcFill,
+    /// Look up the IOTLB.
+    IotlbLookup,
+    /// Fill the IOTLB with the finished translation.
+    IotlbFill,
+}
+
+/// What a translation waits for: the kind of its pending memory access or cache
+/// access (for a cycle-level model that mirrors a hardware walker's states).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// Nothing.
+    Nothing,
+    /// A non-leaf device-directory entry.
+    DdtEntry,
+    /// A device context.
+    Dc,
+    /// A non-leaf process-directory entry.
+    PdtEntry,
+    /// A process context.
+    Pc,
+    /// A first-stage PTE.
+    FsPte,
+    /// The A/D update of a first-stage PTE.
+    FsPteUpdate,
+    /// A G-stage PTE.
+    GsPte,
+    /// The A/D update of a G-stage PTE.
+    GsPteUpdate,
+    /// An MSI page-table entry.
+    MsiPte,
+    /// A paused cache access.
+    Cache(CacheOp),
+}
+
+/// What a G-stage walk is translating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GsFor {
+    /// The address of a PDT entry or process context (implicit read).
+    Pdt,
+    /// The address of a first-stage PTE to read (implicit read).
+    FsPteRead,
+    /// The address of a first-stage PTE to update A/D in (implicit write).
+    FsPteWrite,
+    /// The GPA of the request itself.
+    Final,
+}
+
+/// How a finished translation ended, for a cycle-level model that charges the
+/// hardware's states: most endings are decided on the data just read or on a
+/// cache result, two before an access is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// On the data just read, a cache result, or the contexts.
+    Here,
+    /// The next access (its [`Wait`]) reaches beyond `capabilities.PAS`: the
+    /// access fault is found where the access would be issued.
+    BeyondPas(Wait),
+    /// The address to walk is not canonical (first stage) or too wide (G-stage):
+    /// the page fault is found where the stage's walk starts.
+    BadAddress(PteStage),
 }
 
 /// The memory access a translation waits for.
@@ -78,6 +154,8 @@ pub enum Reply<'a> {
     },
     /// The access failed (PMA/PMP violation or bus error).
     AccessFault,
+    /// Perform the paused cache access now and go on (after [`Step::Cache`]).
+    Go,
 }
 
 /// What the machine consults and updates besides its own state.
@@ -166,34 +244,6 @@ impl Source {
     }
 }
 
-/// What the machine is waiting for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Wait {
-    Nothing,
-    DdtEntry,
-    Dc,
-    PdtEntry,
-    Pc,
-    FsPte,
-    FsPteUpdate,
-    GsPte,
-    GsPteUpdate,
-    MsiPte,
-}
-
-/// What a G-stage walk is translating.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum GsFor {
-    /// The address of a PDT entry or process context (implicit read).
-    Pdt,
-    /// The address of a first-stage PTE to read (implicit read).
-    FsPteRead,
-    /// The address of a first-stage PTE to update A/D in (implicit write).
-    FsPteWrite,
-    /// The GPA of the request itself.
-    Final,
-}
-
 /// The translation of one request. See the module documentation.
 #[derive(Clone, Debug)]
 pub struct Translation {
@@ -230,6 +280,23 @@ pub struct Translation {
     suppressed: bool,
     reads: u32,
     writes: u32,
+    /// Pause before cache accesses ([`Step::Cache`]).
+    pause: bool,
+    /// The device context came from memory, not from the DDTC.
+    walked_dc: bool,
+    /// The DDTC missed (the DDT is walked).
+    ddtc_missed: bool,
+    /// The PDTC missed (the PDT is walked).
+    pdtc_missed: bool,
+    /// The last lookup (PDTC or IOTLB) hit.
+    hit: bool,
+    ending: Ending,
+    /// What a paused fill writes.
+    fill_pc: ProcessContext,
+    fs_scheme: Option<Scheme>,
+    fs_root: u64,
+    fill_spa: u64,
+    fill_gs_leaf: Option<Leaf>,
 }
 
 impl Translation {
@@ -269,6 +336,17 @@ impl Translation {
             suppressed: false,
             reads: 0,
             writes: 0,
+            pause: false,
+            walked_dc: false,
+            ddtc_missed: false,
+            pdtc_missed: false,
+            hit: false,
+            ending: Ending::Here,
+            fill_pc: ProcessContext::default(),
+            fs_scheme: None,
+            fs_root: 0,
+            fill_spa: 0,
+            fill_gs_leaf: None,
         }
     }
 
@@ -289,6 +367,86 @@ impl Translation {
         self.source = Source::Pending;
         self.reads = 0;
         self.writes = 0;
+        self.walked_dc = false;
+        self.ddtc_missed = false;
+        self.pdtc_missed = false;
+        self.ending = Ending::Here;
+    }
+
+    /// Makes the machine stop with [`Step::Cache`] before each cache access the
+    /// walk of a unit with a shared cache port makes: the DDTC and PDTC fills, the
+    /// PDTC lookup after a device context read from memory, the IOTLB lookup and
+    /// the IOTLB fill. The DDTC lookup and a PDTC lookup right after a DDTC hit
+    /// stay inside [`Reply::Start`] (a lookup stage makes them in one cycle).
+    pub fn set_pause_at_caches(&mut self, pause: bool) {
+        self.pause = pause;
+    }
+
+    /// What the translation waits for.
+    pub fn waiting_for(&self) -> Wait {
+        self.wait
+    }
+
+    /// The cache access paused before, after [`Step::Cache`].
+    pub fn cache_op(&self) -> Option<CacheOp> {
+        match self.wait {
+            Wait::Cache(op) => Some(op),
+            _ => None,
+        }
+    }
+
+    /// What the G-stage walk in progress (or last made) translates.
+    pub fn gs_purpose(&self) -> GsFor {
+        self.gs_for
+    }
+
+    /// How the translation ended (after [`Step::Done`]).
+    pub fn ending(&self) -> Ending {
+        self.ending
+    }
+
+    /// Whether the last PDTC or IOTLB lookup hit.
+    pub fn last_lookup_hit(&self) -> bool {
+        self.hit
+    }
+
+    /// Whether the DDTC missed, so that the translation walks the DDT.
+    pub fn ddtc_missed(&self) -> bool {
+        self.ddtc_missed
+    }
+
+    /// Whether the PDTC missed, so that the translation walks the PDT.
+    pub fn pdtc_missed(&self) -> bool {
+        self.pdtc_missed
+    }
+
+    /// Whether the first stage is active (once the contexts are known).
+    pub fn first_stage_active(&self) -> bool {
+        self.fs_active
+    }
+
+    /// Whether the G-stage is active (once the device context is known).
+    pub fn g_stage_active(&self) -> bool {
+        self.g.is_some()
+    }
+
+    /// Whether a paused fill would write its cache: no invalidation has run since
+    /// the translation began (see [`Caches::epoch`]).
+    pub fn fill_allowed(&self, caches: &Caches) -> bool {
+        caches.epoch == self.epoch
+    }
+
+    /// Forbids this translation's fills, as if an invalidation had run after it
+    /// began (a command in the cycle its lookups were made).
+    pub fn forbid_fills(&mut self) {
+        self.epoch = u64::MAX;
+    }
+
+    /// Whether the IOTLB lookup paused before would hit (permitted, without an
+    /// A/D update), without touching the replacement state.
+    pub fn iotlb_would_hit(&self, caches: &Caches) -> bool {
+        matches!(caches.iotlb.peek(self.space, self.req.iova.0),
+                 Some(e) if e.permits(self.req.access, self.privileged(), self.sum))
     }
 
     /// The request.
@@ -369,6 +527,14 @@ impl Translation {
         match reply {
             Reply::Start => self.begin(env),
             Reply::AccessFault => self.access_fault(env, wait),
+            Reply::Go => match wait {
+                Wait::Cache(CacheOp::DdtcFill) => self.ddtc_fill(env),
+                Wait::Cache(CacheOp::PdtcLookup) => self.pdtc_lookup(env),
+                Wait::Cache(CacheOp::PdtcFill) => self.pdtc_fill(env),
+                Wait::Cache(CacheOp::IotlbLookup) => self.iotlb_lookup(env),
+                Wait::Cache(CacheOp::IotlbFill) => self.iotlb_fill(env),
+                _ => unreachable!("go while waiting for {wait:?}"),
+            },
             Reply::Data(words) => match wait {
                 Wait::DdtEntry => self.on_ddt_entry(env, words[0]),
                 Wait::Dc => self.on_dc(env, words),
@@ -410,6 +576,7 @@ impl Translation {
     fn read<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, addr: u64, words: u8, wait: Wait) -> Step {
         self.wait = wait;
         if !self.counted_access(env, addr, words, false) {
+            self.ending = Ending::BeyondPas(wait);
             return self.access_fault(env, wait);
         }
         let mut buf = [0u64; 8];
@@ -424,6 +591,7 @@ impl Translation {
     fn cas<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, addr: u64, expected: u64, new: u64, wait: Wait) -> Step {
         self.wait = wait;
         if !self.counted_access(env, addr, 1, true) {
+            self.ending = Ending::BeyondPas(wait);
             return self.access_fault(env, wait);
         }
         match env.port.cas_now(Spa(addr & !7), expected, new) {
@@ -521,6 +689,7 @@ impl Translation {
             return self.have_dc(env);
         }
         env.counters.ddtc_miss += 1;
+        self.ddtc_missed = true;
         self.dir_level = levels as u8 - 1;
         self.dir_addr = regs.ddtp.root().0;
         self.ddt_next(env)
@@ -576,10 +745,19 @@ impl Translation {
         if dc.check(env.regs).is_err() {
             return self.fault(env, Cause::DDT_MISCONFIGURED, 0);
         }
-        if env.caches.epoch == self.epoch {
-            env.caches.ddtc.insert(self.req.device_id, dc);
-        }
         self.dc = dc;
+        self.walked_dc = true;
+        if self.pause {
+            self.wait = Wait::Cache(CacheOp::DdtcFill);
+            return Step::Cache;
+        }
+        self.ddtc_fill(env)
+    }
+
+    fn ddtc_fill<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
+        if env.caches.epoch == self.epoch {
+            env.caches.ddtc.insert(self.req.device_id, self.dc);
+        }
         self.have_dc(env)
     }
 
@@ -610,19 +788,32 @@ impl Translation {
             None => None,
         };
         let mode = dc.pdt_mode().unwrap_or(PdtMode::Bare);
-        let Some(pid) = self.pid else {
+        if self.pid.is_none() {
             return self.set_stages(env, 0, 0, 0);
-        };
+        }
         if mode == PdtMode::Bare {
             return self.set_stages(env, 0, 0, 0);
         }
+        if self.pause && self.walked_dc {
+            self.wait = Wait::Cache(CacheOp::PdtcLookup);
+            return Step::Cache;
+        }
+        self.pdtc_lookup(env)
+    }
+
+    fn pdtc_lookup<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
+        let pid = self.pid.unwrap_or_default();
         if let Some(pc) = env.caches.pdtc.lookup(self.req.device_id, pid).copied() {
             env.counters.pdtc_hit += 1;
+            self.hit = true;
             return self.have_pc(env, pc);
         }
         env.counters.pdtc_miss += 1;
+        self.hit = false;
+        self.pdtc_missed = true;
+        let mode = self.dc.pdt_mode().unwrap_or(PdtMode::Bare);
         self.dir_level = mode.levels() - 1;
-        self.dir_addr = dc.fsc_ppn() << 12;
+        self.dir_addr = self.dc.fsc_ppn() << 12;
         self.pdt_next(env)
     }
 
@@ -677,6 +868,16 @@ impl Translation {
         if pc.check(&self.dc, env.regs).is_err() {
             return self.fault(env, Cause::PDT_MISCONFIGURED, 0);
         }
+        self.fill_pc = pc;
+        if self.pause {
+            self.wait = Wait::Cache(CacheOp::PdtcFill);
+            return Step::Cache;
+        }
+        self.pdtc_fill(env)
+    }
+
+    fn pdtc_fill<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
+        let pc = self.fill_pc;
         if env.caches.epoch == self.epoch {
             env.caches.pdtc.insert(self.req.device_id, self.pid.unwrap_or_default(), pc);
         }
@@ -709,14 +910,28 @@ impl Translation {
         let fs_scheme = Scheme::first_stage(fs_mode, self.dc.sxl());
         self.fs_active = fs_scheme.is_some();
         self.space = AddressSpace::new(self.g.map(|_| self.dc.gscid()), fs_scheme.map(|_| pscid));
+        self.fs_scheme = fs_scheme;
+        self.fs_root = root;
         if fs_scheme.is_none() && self.g.is_none() {
             return self.success(env, self.req.iova.0, Source::Bare);
         }
+        if self.pause {
+            self.wait = Wait::Cache(CacheOp::IotlbLookup);
+            return Step::Cache;
+        }
+        self.iotlb_lookup(env)
+    }
+
+    /// The IOTLB lookup, then the first stage (or straight to the G-stage).
+    #[inline(always)]
+    fn iotlb_lookup<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
+        let (fs_scheme, root) = (self.fs_scheme, self.fs_root);
         let iova = self.req.iova.0;
         let hit = match env.caches.iotlb.lookup(self.space, iova) {
             Some(e) if e.permits(self.req.access, self.privileged(), self.sum) => Some(e.translate(iova)),
             _ => None,
         };
+        self.hit = hit.is_some();
         if let Some(spa) = hit {
             env.counters.iotlb_hit += 1;
             return self.success(env, spa, Source::Iotlb);
@@ -736,6 +951,9 @@ impl Translation {
             features: Self::features(env.regs),
         });
         let step = self.fs.start();
+        if step == WalkStep::PageFault {
+            self.ending = Ending::BadAddress(PteStage::First);
+        }
         self.fs_step(env, step)
     }
 
@@ -783,6 +1001,7 @@ impl Translation {
     fn fs_read_now<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Result<WalkStep, Step> {
         let addr = self.fs_pte_spa;
         if !self.counted_access(env, addr, 1, false) {
+            self.ending = Ending::BeyondPas(Wait::FsPte);
             return Err(self.access_fault(env, Wait::FsPte));
         }
         let mut w = [0u64];
@@ -886,6 +1105,9 @@ impl Translation {
             features: Self::features(env.regs),
         });
         let step = self.gs.start();
+        if step == WalkStep::PageFault {
+            self.ending = Ending::BadAddress(PteStage::G);
+        }
         self.gs_step(env, step)
     }
 
@@ -899,6 +1121,7 @@ impl Translation {
                 WalkStep::Read => {
                     let addr = self.gs.pte_addr();
                     if !self.counted_access(env, addr, 1, false) {
+                        self.ending = Ending::BeyondPas(Wait::GsPte);
                         return self.access_fault(env, Wait::GsPte);
                     }
                     let mut w = [0u64];
@@ -917,6 +1140,7 @@ impl Translation {
                     let s = self.gs.params().scheme;
                     let raw_new = pte_into_word(self.gs_raw, addr, s.pte_bytes, be, self.gs.update().1);
                     if !self.counted_access(env, addr, 1, true) {
+                        self.ending = Ending::BeyondPas(Wait::GsPteUpdate);
                         return self.access_fault(env, Wait::GsPteUpdate);
                     }
                     match env.port.cas_now(Spa(addr & !7), self.gs_raw, raw_new) {
@@ -963,6 +1187,17 @@ impl Translation {
     /// Step 20: the translation is complete; cache it.
     #[inline(never)]
     fn complete<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>, spa: u64, gs_leaf: Option<Leaf>) -> Step {
+        self.fill_spa = spa;
+        self.fill_gs_leaf = gs_leaf;
+        if self.pause {
+            self.wait = Wait::Cache(CacheOp::IotlbFill);
+            return Step::Cache;
+        }
+        self.iotlb_fill(env)
+    }
+
+    fn iotlb_fill<P: Port + ?Sized>(&mut self, env: &mut Env<'_, P>) -> Step {
+        let (spa, gs_leaf) = (self.fill_spa, self.fill_gs_leaf);
         if env.caches.epoch == self.epoch {
             let fs_shift = self.fs_leaf.map_or(64, |l| l.page_shift);
             let gs_shift = gs_leaf.map_or(64, |l| l.page_shift);

@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! [iommu]
+//! microarchitecture = "decoupled"  # or "in-order": the RTL's (rtl/model/*.toml)
 //! request_queue = 4      # requests accepted but not yet looked up
 //! lookup_cycles = 2      # issue to IOTLB result: the hit latency
 //! walkers = 4            # page-table walkers
@@ -38,7 +39,7 @@
 //! ```
 
 use crate::driver::DriverConfig;
-use iommu_model::timing::TimingConfig;
+use iommu_model::timing::{Microarch, TimingConfig};
 use iommu_model::{CacheConfig, Geometry, Replacement};
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +79,9 @@ impl CacheSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IommuSpec {
+    /// `decoupled` (the timing model's own) or `in-order` (the RTL's: two lookup
+    /// stages, no miss queue or merging, one cycle per walker state).
+    pub microarchitecture: String,
     /// Requests accepted but not yet looked up.
     pub request_queue: usize,
     /// Issue to lookup result, in cycles.
@@ -104,6 +108,7 @@ impl Default for IommuSpec {
     fn default() -> Self {
         let t = TimingConfig::default();
         IommuSpec {
+            microarchitecture: t.microarch.name().to_string(),
             request_queue: t.request_queue,
             lookup_cycles: t.lookup_cycles,
             walkers: t.walkers,
@@ -226,7 +231,28 @@ impl Config {
         if self.memory.outstanding == 0 || self.memory.latency == 0 {
             return Err(ConfigError::Invalid("memory.outstanding and memory.latency must be at least 1".into()));
         }
+        let microarch: Microarch = i
+            .microarchitecture
+            .parse()
+            .map_err(|e: String| ConfigError::Invalid(format!("iommu.microarchitecture: {e}")))?;
+        if microarch == Microarch::InOrder {
+            // What the in-order unit does not have must not be configured.
+            if i.lookup_cycles != 2 {
+                return Err(ConfigError::Invalid(
+                    "iommu.lookup_cycles: the in-order unit looks up in 2 cycles (S1, S2)".into(),
+                ));
+            }
+            if i.miss_queue != 0 {
+                return Err(ConfigError::Invalid(
+                    "iommu.miss_queue: the in-order unit has no miss queue; set 0".into(),
+                ));
+            }
+            if i.fs_walk_cache.sets * i.fs_walk_cache.ways != 0 || i.gs_walk_cache.sets * i.gs_walk_cache.ways != 0 {
+                return Err(ConfigError::Invalid("iommu.*_walk_cache: the in-order unit has no walk caches".into()));
+            }
+        }
         Ok(TimingConfig {
+            microarch,
             request_queue: i.request_queue,
             lookup_cycles: i.lookup_cycles,
             walkers: i.walkers,
