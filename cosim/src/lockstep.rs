@@ -509,14 +509,16 @@ impl Lockstep {
         self.history.push(VectorStep::Translate { req, expect: expected(&expect) });
         let tag = self.next_tag;
         self.next_tag = self.next_tag.wrapping_add(1);
+        // The timing model's previous request first (it is offered on the RTL's
+        // cycle; if it is still waiting, the two differ, which the comparison
+        // reports), then the RTL's.
+        while self.timing.as_ref().is_some_and(|tc| tc.offered.is_some()) {
+            self.tick()?;
+        }
         while !self.dev.try_issue(tag, &req) {
             self.tick()?;
         }
-        if self.timing.is_some() {
-            while self.timing.as_ref().is_some_and(|tc| tc.offered.is_some()) {
-                self.tick()?;
-            }
-            let tc = self.timing.as_mut().expect("timing check");
+        if let Some(tc) = &mut self.timing {
             tc.offered = Some((tag, req));
             tc.requests.insert(tag, (req, step));
         }

@@ -641,3 +641,149 @@ impl CycleDevice for InOrderModel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::{DeviceId, Iova};
+    use crate::context::DeviceContext;
+    use crate::memory::SparseMemory;
+    use crate::pte::{bits, Scheme};
+    use crate::regs::{Capabilities, Ddtp, Fctl};
+    use crate::request::{Access, Response, Status};
+    use crate::tables::{self, tc, DeviceDirectory, PageSize, PageTable, Pages, Space};
+    use crate::timing::{run_closed_loop, Microarch, TimingModel};
+    use crate::{Geometry, Replacement};
+
+    /// One device (1-level DDT, base contexts) with Sv39 pages at 0x1000_0000.
+    fn world() -> (SparseMemory, Regs) {
+        let mut mem = SparseMemory::new();
+        let mut pages = Pages::new(0x8000_0000, 0x9000_0000);
+        let ddt = DeviceDirectory::new(&mut mem, &mut pages, 1, false).unwrap();
+        let pt = PageTable::new(&mut mem, &mut pages, Space::Host, Scheme::SV39).unwrap();
+        let dc =
+            DeviceContext { tc: tc::V, ta: 1 << 12, fsc: tables::mode_ppn(8, pt.root_ppn()), ..Default::default() };
+        ddt.set(&mut mem, &mut pages, 1, &dc).unwrap();
+        for p in 0..64u64 {
+            let flags = bits::R | bits::W | bits::U | bits::A | bits::D;
+            pt.map(&mut mem, &mut pages, 0x1000_0000 + p * 4096, 0x4_0000_0000 + p * 4096, PageSize::K4, flags)
+                .unwrap();
+        }
+        let regs = Regs { capabilities: Capabilities((1 << 9) | (46 << 32)), fctl: Fctl(0), ddtp: Ddtp(ddt.ddtp()) };
+        (mem, regs)
+    }
+
+    fn read(iova: u64) -> Request {
+        Request { device_id: DeviceId(1), pid: None, privileged: false, iova: Iova(iova), access: Access::Read, len: 8 }
+    }
+
+    /// The `small` RTL configuration's model (rtl/model/small.toml).
+    fn rtl_small() -> TimingConfig {
+        let plru = |sets| Geometry { sets, ways: 4, replacement: Replacement::PseudoLru };
+        TimingConfig {
+            microarch: Microarch::InOrder,
+            request_queue: 4,
+            walkers: 1,
+            miss_queue: 0,
+            caches: CacheConfig { iotlb: plru(4), ddtc: plru(4), pdtc: plru(4) },
+            mem_latency: 100,
+            mem_beat_cycles: 1,
+            mem_outstanding: 16,
+            ..TimingConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_cold_walk_takes_one_cycle_per_walker_state() {
+        let (mut mem, regs) = world();
+        let mut m = InOrderModel::new(rtl_small(), regs);
+        let c = run_closed_loop(&mut m, &mut mem, &[read(0x1000_0000)]);
+        // Counted from the states of rtl/iommu_ptw.sv, issue at cycle 0: S1 at 1
+        // (DDTC miss), S2 at 2 hands it to the walker; StDdtReq at 3, the 4-word
+        // context due at 3 + 100 + 3 = 106; StDcFill 107, StDc 108, StStages 109,
+        // StIotlb 110 (miss), StStages 111, StFsStart 112, StFsAddr 113, StFsReq
+        // 114 (due 214), StFsAddr 215, StFsReq 216 (due 316), StFsAddr 317,
+        // StFsReq 318 (due 418, the leaf), StAfterFs 419, StFill 420, StResp 421.
+        assert_eq!((c[0].issued, c[0].completed), (0, 421));
+        assert_eq!(c[0].source, Source::Walk);
+        assert_eq!(c[0].reads, 4);
+    }
+
+    #[test]
+    fn hits_take_two_cycles_one_per_cycle() {
+        let (mut mem, regs) = world();
+        let mut m = InOrderModel::new(rtl_small(), regs);
+        run_closed_loop(&mut m, &mut mem, &[read(0x1000_0000)]);
+        let start = m.cycle();
+        let reqs: Vec<Request> = (0..8u64).map(|i| read(0x1000_0000 + i * 8)).collect();
+        let c = run_closed_loop(&mut m, &mut mem, &reqs);
+        for (i, x) in c.iter().enumerate() {
+            assert_eq!(x.source, Source::Iotlb);
+            assert_eq!(x.issued, start + i as u64, "request {i} issued back to back");
+            assert_eq!(x.completed - x.issued, 2, "request {i}");
+        }
+    }
+
+    #[test]
+    fn with_one_walker_a_second_miss_holds_the_pipeline_and_the_hits_behind_it() {
+        let (mut mem, regs) = world();
+        let mut m = InOrderModel::new(rtl_small(), regs);
+        run_closed_loop(&mut m, &mut mem, &[read(0x1000_0000)]);
+        // Two misses to other pages, then a hit: no miss queue, no merging, so the
+        // second miss waits in S2 for the walker and the hit waits behind it.
+        let c = run_closed_loop(&mut m, &mut mem, &[read(0x1000_1000), read(0x1000_2000), read(0x1000_0010)]);
+        assert!(c[1].completed > c[0].completed);
+        assert_eq!(c[2].source, Source::Iotlb);
+        assert!(c[2].completed > c[0].completed, "the hit cannot pass the held miss");
+        // The decoupled model's miss queue lets the hit pass.
+        let mut d =
+            TimingModel::new(TimingConfig { microarch: Microarch::Decoupled, miss_queue: 8, ..rtl_small() }, regs);
+        run_closed_loop(&mut d, &mut mem, &[read(0x1000_0000)]);
+        let c = run_closed_loop(&mut d, &mut mem, &[read(0x1000_1000), read(0x1000_2000), read(0x1000_0010)]);
+        assert!(c[2].completed < c[0].completed);
+    }
+
+    #[test]
+    fn answers_and_counters_equal_the_golden_models() {
+        let (mut mem, regs) = world();
+        let reqs: Vec<Request> = (0..300u64).map(|i| read(0x1000_0000 + (i / 3 * 7919 % 70) * 4096 + i * 8)).collect();
+        let mut golden = Iommu::with_regs(CacheConfig::DISABLED, regs);
+        let mut gm = mem.clone();
+        let want: Vec<Response> = reqs.iter().map(|r| golden.translate_in(&mut gm, r)).collect();
+        let cfg = TimingConfig { walkers: 4, ..rtl_small() };
+        let mut m = InOrderModel::new(cfg, regs);
+        let got = run_closed_loop(&mut m, &mut mem, &reqs);
+        assert_eq!(got.len(), reqs.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!((g.response.status, g.response.spa), (w.status, w.spa));
+        }
+        let c = m.counters();
+        assert_eq!(c.iotlb_hit + c.iotlb_miss, reqs.len() as u64);
+        assert!(got.iter().any(|x| x.response.status == Status::Success && x.source == Source::Iotlb));
+        // Pages 64 to 69 are unmapped: page faults.
+        assert_eq!(c.faults, got.iter().filter(|x| x.response.status != Status::Success).count() as u64);
+        assert!(c.faults > 0);
+    }
+
+    #[test]
+    fn a_command_in_the_cycle_of_a_fill_stops_the_fill() {
+        let (mut mem, regs) = world();
+        let mut m = InOrderModel::new(rtl_small(), regs);
+        // Walk, and invalidate everything on the cycle before the IOTLB fill
+        // (cycle 420 of the cold walk above; the command is offered before tick 420).
+        assert!(m.try_issue(0, &read(0x1000_0000)));
+        let mut out = Vec::new();
+        while m.cycle() < 420 {
+            m.tick(&mut mem);
+        }
+        m.command(&mut mem, [1, 0]).unwrap(); // IOTINVAL.VMA, everything
+        while out.is_empty() {
+            m.tick(&mut mem);
+            m.take_completions(&mut out);
+        }
+        assert_eq!(out[0].response.status, Status::Success);
+        // The page was not cached: the next request walks again.
+        let c = run_closed_loop(&mut m, &mut mem, &[read(0x1000_0008)]);
+        assert_eq!(c[0].source, Source::Walk);
+    }
+}

@@ -298,6 +298,21 @@ mod tests {
     }
 
     #[test]
+    fn the_in_order_unit_refuses_what_it_does_not_have() {
+        let timing = |text: &str| Config::from_toml(text, "c.toml").and_then(|c| c.timing());
+        let base = "[iommu]\nmicroarchitecture = \"in-order\"\nmiss_queue = 0\n";
+        assert_eq!(timing(base).unwrap().microarch, Microarch::InOrder);
+        let e = timing("[iommu]\nmicroarchitecture = \"in-order\"\n").unwrap_err();
+        assert!(e.to_string().contains("iommu.miss_queue"), "{e}");
+        let e = timing(&format!("{base}lookup_cycles = 3\n")).unwrap_err();
+        assert!(e.to_string().contains("iommu.lookup_cycles"), "{e}");
+        let e = timing(&format!("{base}[iommu.fs_walk_cache]\nsets = 4\nways = 4\n")).unwrap_err();
+        assert!(e.to_string().contains("walk_cache"), "{e}");
+        let e = timing("[iommu]\nmicroarchitecture = \"out-of-order\"\n").unwrap_err();
+        assert!(e.to_string().contains("iommu.microarchitecture"), "{e}");
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let e = Config::from_toml("[iommu]\nwalkerz = 3\n", "c.toml").unwrap_err();
         assert!(e.to_string().contains("walkerz") && e.to_string().contains("c.toml"), "{e}");
