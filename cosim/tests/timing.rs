@@ -5,6 +5,9 @@
 //! counted when differences are tolerated; a reproducer of a timing mismatch
 //! replays in lockstep.
 
+// `Failure` carries both answers in full (see lockstep.rs).
+#![allow(clippy::result_large_err)]
+
 use iommu_cosim::device::MemTiming;
 use iommu_cosim::lockstep::{self, Failure, Lockstep};
 use iommu_cosim::random::{generate, RandomOptions};
