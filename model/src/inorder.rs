@@ -299,6 +299,27 @@ fn route(from: From, t: &Translation, step: Step) -> (u64, Phase) {
     }
 }
 
+fn resume(regs: &Regs, caches: &mut Caches, counters: &mut Counters, t: &mut Translation, reply: Reply<'_>) -> Step {
+    let mut env = Env { regs, caches, counters, port: &mut Deferred };
+    t.resume(&mut env, reply)
+}
+
+fn finish(
+    done: &mut Vec<Completion>,
+    faults: &mut Vec<FaultRecord>,
+    cycle: u64,
+    tag: u32,
+    issued: u64,
+    t: &Translation,
+) {
+    let response = t.response();
+    if let Some(f) = response.reported_fault() {
+        faults.push(*f);
+    }
+    let (source, reads) = (t.source(), t.reads());
+    done.push(Completion { tag, response, issued, completed: cycle, source, merged: false, reads });
+}
+
 /// The in-order timing model. See the module documentation.
 pub struct InOrderModel {
     config: TimingConfig,
@@ -376,25 +397,16 @@ impl InOrderModel {
     }
 
     fn finish(&mut self, tag: u32, issued: u64, t: &Translation) {
-        let response = t.response();
-        if let Some(f) = response.reported_fault() {
-            self.faults.push(*f);
-        }
-        self.done.push(Completion {
-            tag,
-            response,
-            issued,
-            completed: self.cycle,
-            source: t.source(),
-            merged: false,
-            reads: t.reads(),
-        });
+        finish(&mut self.done, &mut self.faults, self.cycle, tag, issued, t);
     }
 
     fn resume(&mut self, t: &mut Translation, reply: Reply<'_>) -> Step {
-        let mut env =
-            Env { regs: &self.regs, caches: &mut self.caches, counters: &mut self.counters, port: &mut Deferred };
-        t.resume(&mut env, reply)
+        resume(&self.regs, &mut self.caches, &mut self.counters, t, reply)
+    }
+
+    /// Resumes walker `w`'s translation.
+    fn resume_walker(&mut self, w: usize, reply: Reply<'_>) -> Step {
+        resume(&self.regs, &mut self.caches, &mut self.counters, &mut self.walkers[w].t, reply)
     }
 
     /// Moves walker `w` on after a transition decided at this cycle.
@@ -412,10 +424,8 @@ impl InOrderModel {
         let Some(w) = self.walkers.iter().position(|w| w.phase == Phase::Resp && w.from <= now) else {
             return false;
         };
-        let (tag, issued) = (self.walkers[w].tag, self.walkers[w].issued);
-        let t = std::mem::replace(&mut self.walkers[w].t, blank());
-        self.finish(tag, issued, &t);
-        self.walkers[w].t = t;
+        let wk = &self.walkers[w];
+        finish(&mut self.done, &mut self.faults, now, wk.tag, wk.issued, &wk.t);
         self.walkers[w].phase = Phase::Idle;
         self.walkers[w].from = now + 1;
         true
@@ -501,17 +511,15 @@ impl InOrderModel {
                 continue;
             }
             self.mem_inflight -= 1;
-            let mut t = std::mem::replace(&mut self.walkers[w].t, blank());
             let wk = &self.walkers[w];
             let (data, failed, swapped, answering) = (wk.data, wk.failed, wk.swapped, wk.answering);
-            let words = usize::from(t.mem_op().words);
+            let words = usize::from(wk.t.mem_op().words);
             let reply = match (failed, swapped) {
                 (true, _) => Reply::AccessFault,
                 (false, Some(old)) => Reply::Swapped { old },
                 (false, None) => Reply::Data(&data[..words]),
             };
-            let step = self.resume(&mut t, reply);
-            self.walkers[w].t = t;
+            let step = self.resume_walker(w, reply);
             self.go(w, From::Answer(answering), step);
         }
     }
@@ -561,9 +569,7 @@ impl InOrderModel {
                 }
                 granted = true;
             }
-            let mut t = std::mem::replace(&mut self.walkers[w].t, blank());
-            let step = self.resume(&mut t, Reply::Go);
-            self.walkers[w].t = t;
+            let step = self.resume_walker(w, Reply::Go);
             self.go(w, From::Cache(op), step);
         }
     }
