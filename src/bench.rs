@@ -22,6 +22,7 @@ use anyhow::Result;
 use iommu_model::context::DeviceContext;
 use iommu_model::pte::{bits, Scheme};
 use iommu_model::tables::{self, tc, DeviceDirectory, PageSize, PageTable, Pages, Space};
+use iommu_model::timing::TimingConfig;
 use iommu_model::{
     Access, CacheConfig, Capabilities, Ddtp, DeviceId, Fctl, Iommu, Iova, Regs, Request, SparseMemory, Status,
 };
@@ -282,11 +283,22 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> CmdResult {
     if wants("replay-hits") || wants("replay-harness") || wants("csv-read") {
         let events = trace_path::hit_events(2_000_000);
         if wants("replay-hits") {
-            let replay = trace_path::replay_rate(&events)?;
+            let replay = trace_path::replay_rate(&events, TimingConfig::default())?;
             writeln!(
                 out,
                 "{:<16} {:>12.2} M  accesses/s: timing model replaying parsed hit-dominated events",
                 "replay-hits",
+                replay / 1e6
+            )?;
+        }
+        if wants("replay-hits-inorder") {
+            let text = include_str!("../rtl/model/default.toml");
+            let cfg = iommu_traces::config::Config::from_toml(text, "rtl/model/default.toml")?.timing()?;
+            let replay = trace_path::replay_rate(&events, cfg)?;
+            writeln!(
+                out,
+                "{:<16} {:>12.2} M  accesses/s: the same through the RTL's in-order model (rtl/model/default.toml)",
+                "replay-hits-inorder",
                 replay / 1e6
             )?;
         }
@@ -335,7 +347,7 @@ fn sweep_scaling() -> anyhow::Result<(f64, f64)> {
 
 /// Throughput of the trace path: CSV reading and timing-model replay.
 pub mod trace_path {
-    use iommu_model::timing::{TimingConfig, TimingModel};
+    use iommu_model::timing::TimingConfig;
     use iommu_model::Access;
     use iommu_traces::driver::DriverConfig;
     use iommu_traces::replay::{replay_regs, replay_timed, IterSource, NoSink, ReplayOptions};
@@ -361,15 +373,15 @@ pub mod trace_path {
     }
 
     /// Accesses per second of the timing model replaying parsed events.
-    pub fn replay_rate(events: &[Event]) -> anyhow::Result<f64> {
+    pub fn replay_rate(events: &[Event], timing: TimingConfig) -> anyhow::Result<f64> {
         let cfg = DriverConfig::default();
-        let mut dev = TimingModel::new(TimingConfig::default(), replay_regs(cfg)?);
+        let mut dev = iommu_model::timing::model(timing, replay_regs(cfg)?);
         let t = Instant::now();
         let s = replay_timed(
             &mut IterSource::new(events.iter().copied()),
             "bench",
             cfg,
-            &mut dev,
+            &mut *dev,
             &ReplayOptions::default(),
             &mut NoSink,
         )?;
