@@ -288,7 +288,7 @@ pub struct TimingStats {
 /// The timing model configured as the RTL, run beside it: every request is
 /// offered to both on the same cycle, every command reaches both on the same
 /// cycle, and each request's issue and completion cycles (`docs/design.md`,
-/// "Cycles") must be equal, as must the statistics counters whenever nothing is
+/// "Two interfaces") must be equal, as must the statistics counters whenever nothing is
 /// in flight.
 pub struct TimingCheck {
     model: Box<dyn CycleDevice + Send>,

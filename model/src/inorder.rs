@@ -10,7 +10,7 @@
 //! and the order of cache accesses that time decides, are added.
 //!
 //! The unit, as `rtl/iommu_top.sv` builds it (cycle definitions in
-//! `docs/design.md`, "Cycles"):
+//! `docs/design.md`, "Two interfaces"):
 //! - A request queue of `request_queue` entries; a request is issued on the cycle
 //!   the queue takes it (not when full) and can be looked up from the next cycle.
 //! - S1 (`rtl/iommu_lookup.sv`) takes the queue's head when S2 is empty or moves
