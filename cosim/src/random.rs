@@ -9,9 +9,11 @@
 //! and superpage leaves with random permissions, Svpbmt and software bits; some
 //! leaves wait for a hardware A/D update. A share of every kind of structure is
 //! built broken (invalid or reserved entries, misaligned superpages, pointers at
-//! level 0 or beyond `PAS`, misconfigured device and process contexts, MSI PTEs
-//! of every bad kind, words that fault on access), so that each fault cause the
-//! model implements is met; the answers come from the model, not from here.
+//! level 0 or beyond `PAS`, directly or through a G-stage leaf, misconfigured
+//! device and process contexts, MSI PTEs of every bad kind and an MSI page table
+//! beyond `PAS`, words that fault on access, leaves whose A/D update faults
+//! because their word is read-only), so that each fault cause the model
+//! implements is met; the answers come from the model, not from here.
 //!
 //! The requests mostly hit mapped addresses (repeats for IOTLB hits, streams over
 //! pages for misses and evictions), some miss. After some requests, with no drain
@@ -145,13 +147,20 @@ pub struct RandomWorkload {
     pub seed: u64,
     /// `capabilities`, `fctl` (always 0) and `ddtp`.
     pub regs: Regs,
-    /// The initial memory: every table, and the words that fault on access
-    /// (marked with [`SparseMemory::mark_bad`], also listed in `bad_words`).
+    /// The initial memory: every table, the words that fault on access (marked
+    /// with [`SparseMemory::mark_bad`], also listed in `bad_words`) and the words
+    /// that fault only on writes and swaps (marked with
+    /// [`SparseMemory::mark_read_only`], listed in `read_only_words`).
     pub memory: SparseMemory,
     /// The stimulus, ending with [`Op::Drain`].
     pub ops: Vec<Op>,
     /// The addresses of the words marked bad in `memory`.
     pub bad_words: Vec<u64>,
+    /// The addresses of the words marked read-only in `memory`: leaves whose
+    /// hardware A/D update faults. Not in `bad_words` (their reads succeed), so a
+    /// `riscv-iommu-vector/1` reproducer, whose `bad_memory` fails every access,
+    /// cannot express them: it replays them as ordinary words.
+    pub read_only_words: Vec<u64>,
     /// One line per device, VM and broken structure, for reports.
     pub notes: Vec<String>,
 }
@@ -195,8 +204,9 @@ impl RandomWorkload {
         }
         let _ = writeln!(
             s,
-            "  ops: {t} translations, {c} changes ({w} words), {k} commands, {d} drains; {} bad words",
-            self.bad_words.len()
+            "  ops: {t} translations, {c} changes ({w} words), {k} commands, {d} drains; {} bad words, {} read-only words",
+            self.bad_words.len(),
+            self.read_only_words.len()
         );
         s
     }
@@ -262,7 +272,15 @@ pub fn generate(seed: u64, opts: &RandomOptions) -> RandomWorkload {
     let memory = g.mem.clone();
     let ops = g.ops();
     g.note_changes();
-    RandomWorkload { seed, regs: g.regs, memory, ops, bad_words: g.bad.clone(), notes: g.notes.clone() }
+    RandomWorkload {
+        seed,
+        regs: g.regs,
+        memory,
+        ops,
+        bad_words: g.bad.clone(),
+        read_only_words: g.read_only.clone(),
+        notes: g.notes.clone(),
+    }
 }
 
 // ---- randomness -------------------------------------------------------------------
@@ -502,6 +520,8 @@ struct Gen<'o> {
     pscids: HashSet<u32>,
     gscids: HashSet<u16>,
     bad: Vec<u64>,
+    /// Words marked read-only (writes and swaps fault), kept out of `bad`.
+    read_only: Vec<u64>,
     locked: HashSet<u64>,
     undos: Vec<Undo>,
     notes: Vec<String>,
@@ -668,6 +688,7 @@ impl<'o> Gen<'o> {
             pscids: HashSet::new(),
             gscids: HashSet::new(),
             bad: Vec::new(),
+            read_only: Vec::new(),
             locked: HashSet::new(),
             undos: Vec::new(),
             notes: Vec::new(),
@@ -718,6 +739,16 @@ impl<'o> Gen<'o> {
         if !self.mem.is_bad(Spa(a)) {
             self.mem.mark_bad(Spa(a));
             self.bad.push(a);
+        }
+    }
+
+    /// Marks the word at `addr` read-only: reads succeed, writes and swaps
+    /// (a hardware A/D update) fault.
+    fn mark_read_only(&mut self, addr: u64) {
+        let a = addr & !7;
+        if !self.mem.is_read_only(Spa(a)) {
+            self.mem.mark_read_only(Spa(a));
+            self.read_only.push(a);
         }
     }
 
@@ -996,6 +1027,11 @@ impl<'o> Gen<'o> {
         if stage == Stage::G {
             kinds.push(13);
         }
+        // The A/D update of a leaf in a table with SADE/GADE. Not for NAPOT leaves,
+        // which always have A and D.
+        if self.spaces[si].ade && !napot {
+            kinds.extend([14, 14]);
+        }
         let k = self.rng.pick(&kinds);
         let words: Vec<u64> = if napot { (0..16).map(|i| (addr & !0x7f) + 8 * i).collect() } else { vec![addr] };
         let leaf = |new: u64, g: &mut Self| -> Option<()> {
@@ -1075,6 +1111,17 @@ impl<'o> Gen<'o> {
                     self.mark_bad(spa);
                 }
                 "leaf PTE word faults"
+            }
+            14 => {
+                // The walk reads the leaf fine, then needs an A/D update (A clear,
+                // or D clear for a write), whose compare-and-swap faults: the word
+                // is read-only. Marked after the write that clears the bits.
+                let new =
+                    if old & bits::W != 0 && self.rng.percent(50) { (old | bits::A) & !bits::D } else { old & !AD };
+                leaf(new, self)?;
+                let spa = pt.space().to_spa(&mut self.mem, addr).ok()?;
+                self.mark_read_only(spa);
+                "leaf A/D update faults (read-only word)"
             }
             _ => {
                 leaf(old & !bits::U, self)?;
@@ -1188,10 +1235,11 @@ impl<'o> Gen<'o> {
             gscid,
             if gade { ", GADE" } else { "" },
             m.msi.as_ref().map_or(String::new(), |m| format!(
-                ", MSI flat (mask {:#x}, pattern {:#x}, {} files)",
+                ", MSI flat (mask {:#x}, pattern {:#x}, {} files{})",
                 m.mask,
                 m.pattern,
-                m.files.len()
+                m.files.len(),
+                if m.pt >> self.pas() != 0 { ", page table beyond PAS" } else { "" }
             )),
             self.spaces[space].regions.len()
         );
@@ -1213,12 +1261,24 @@ impl<'o> Gen<'o> {
         let gbits = self.vms[v].g.scheme.va_bits();
         let lo = GUEST_DATA >> 12;
         let pattern = (lo + self.rng.below((1u64 << (gbits - 12)) - lo)) & !0x3f;
-        let Ok(pt) = self.host.alloc(1, 4096) else { return };
+        // A share of the tables lie beyond PAS: every MSI PTE read of the VM's
+        // devices faults before it reaches memory (other requests succeed).
+        let pas = self.pas();
+        let beyond = pas < 56 && self.o.broken_percent > 0 && self.rng.percent(self.o.broken_percent);
+        let pt = if beyond {
+            (1u64 << pas) + (self.rng.below(1 << 16) << 12)
+        } else {
+            let Ok(pt) = self.host.alloc(1, 4096) else { return };
+            pt
+        };
         let mut files = Vec::new();
         let mut bad = Vec::new();
         for idx in 0..1u64 << mask.count_ones() {
             let gpa = ((pattern & !mask) | deposit(idx, mask)) << 12;
             files.push((idx, gpa));
+            if beyond {
+                continue;
+            }
             let good = (3 << 1) | 1 | ((self.rand_spa(12) >> 12) << 10);
             // File 0 is always good; the broken ones cycle through every kind.
             let broken = idx == 1 || (idx > 1 && self.rng.percent((self.o.broken_percent * 3).min(100)));
@@ -1574,6 +1634,9 @@ impl<'o> Gen<'o> {
         let mut kinds = vec![0u8, 1, 2, 3, 4];
         if pdt.mode.levels() >= 2 {
             kinds.extend([5, 5]);
+            if self.pas() < 56 {
+                kinds.extend([6, 6]);
+            }
         }
         let mut pc = p.pc;
         let what = match self.rng.pick(&kinds) {
@@ -1601,12 +1664,12 @@ impl<'o> Gen<'o> {
                 dev.procs[pi].broken = Some("PC word faults");
                 return;
             }
-            _ => {
+            5 => {
                 let path = self.pdt_path(pdt, p.pid);
                 if path.is_empty() {
                     return;
                 }
-                let (a, _) = path[self.rng.index(path.len())];
+                let (a, level) = path[self.rng.index(path.len())];
                 let e = self.mem.peek(Spa(a));
                 let pas = self.pas();
                 let what = match self.rng.below(4) {
@@ -1636,12 +1699,42 @@ impl<'o> Gen<'o> {
                         self.mem.poke(Spa(a), (e & 0x3ff) | (ppn << 10));
                         if dev.shape == Shape::PdtGuest {
                             "PDT non-leaf at an unmapped GPA"
+                        } else if level == 1 {
+                            "process context beyond PAS"
                         } else {
                             "PDT non-leaf beyond PAS"
                         }
                     }
                 };
                 dev.procs[pi].broken = Some(what);
+                return;
+            }
+            _ => {
+                // A PDT entry pointing beyond PAS, directly (host PDT) or through
+                // a G-stage leaf (guest PDT): the read after it, of the next
+                // entry or (from a level-1 entry) of the process context, faults
+                // before it reaches memory.
+                let path = self.pdt_path(pdt, p.pid);
+                if path.is_empty() {
+                    return;
+                }
+                let (a, level) = path[self.rng.index(path.len())];
+                let e = self.mem.peek(Spa(a));
+                let guest = dev.shape == Shape::PdtGuest;
+                let ppn = match dev.vm {
+                    Some(v) if guest => match self.guest_page_beyond_pas(v) {
+                        Some(gpa) => gpa >> 12,
+                        None => return,
+                    },
+                    _ => (1 << (self.pas() - 12)) + self.rng.below(1 << 16),
+                };
+                self.mem.poke(Spa(a), (e & 0x3ff) | (ppn << 10));
+                dev.procs[pi].broken = Some(match (guest, level) {
+                    (false, 1) => "process context beyond PAS",
+                    (false, _) => "PDT non-leaf beyond PAS",
+                    (true, 1) => "process context in a guest page beyond PAS",
+                    (true, _) => "PDT non-leaf in a guest page beyond PAS",
+                });
                 return;
             }
         };
@@ -1675,6 +1768,28 @@ impl<'o> Gen<'o> {
         let gpa = self.vms[v].guest.alloc(1, 4096).ok()?;
         let spa = Space::Guest(self.vms[v].g).to_spa(&mut self.mem, gpa).ok()?;
         self.mark_bad_pages(spa, 1);
+        Some(gpa)
+    }
+
+    /// A guest page of VM `v`, in its data area, that a new 4 KiB G-stage leaf
+    /// (R/W, A and D set) maps to a host page beyond `PAS`: a table there is read
+    /// after a successful G-stage walk, and the read faults. `None` when `PAS` is
+    /// 56 or no room is found.
+    fn guest_page_beyond_pas(&mut self, v: usize) -> Option<u64> {
+        let pas = self.pas();
+        if pas >= 56 {
+            return None;
+        }
+        let si = self.vms[v].space;
+        let gpa = self.pick_va(si, 12, false)?;
+        // A directory entry's PPN field holds 44 bits.
+        if gpa >> 56 != 0 {
+            return None;
+        }
+        let spa = (1u64 << pas) + (self.rng.below(1 << 16) << 12);
+        let f = bits::R | bits::W | bits::U | AD;
+        self.vms[v].g.map(&mut self.mem, &mut self.host, gpa, spa, PageSize::K4, f).ok()?;
+        self.spaces[si].regions.push(Region { va: gpa, shift: 12, flags: f & (RWX | bits::U), kind: Kind::Broken });
         Some(gpa)
     }
 
@@ -1716,11 +1831,22 @@ impl<'o> Gen<'o> {
                     kinds.push(26);
                 }
             }
-            Shape::PdtGuest => kinds.extend([27, 28]),
+            Shape::PdtGuest => {
+                kinds.extend([27, 28]);
+                if pas < 56 {
+                    kinds.push(29);
+                }
+            }
             _ => {}
         }
+        // MSI address recognition on (the VM has a flat MSI page table): the
+        // MSI PTE read faults before it reaches memory.
+        if dev.dc.msiptp >> 60 == 1 && pas < 56 {
+            kinds.extend([30, 30]);
+        }
         let mut dc = dev.dc;
-        let what: &'static str = match self.rng.pick(&kinds) {
+        let k = self.rng.pick(&kinds);
+        let what: &'static str = match k {
             0 => {
                 let b = if self.rng.percent(50) { self.rng.range(12, 23) } else { self.rng.range(32, 63) };
                 dc.tc |= 1 << b;
@@ -1892,7 +2018,7 @@ impl<'o> Gen<'o> {
                 what
             }
             25 | 26 => {
-                let (ppn, what) = if self.rng.percent(40) && pas < 56 {
+                let (ppn, what) = if (k == 26 || self.rng.percent(40)) && pas < 56 {
                     ((1u64 << (pas - 12)) + self.rng.below(1 << 16), "PDT root beyond PAS")
                 } else {
                     match self.bad_host_pages(1) {
@@ -1902,6 +2028,17 @@ impl<'o> Gen<'o> {
                 };
                 dc.fsc = (dc.fsc & !PPN44) | ppn;
                 what
+            }
+            29 => {
+                let v = dev.vm.expect("guest PDT device has a VM");
+                let Some(gpa) = self.guest_page_beyond_pas(v) else { return };
+                dc.fsc = (dc.fsc & !PPN44) | (gpa >> 12);
+                "PDT root in a guest page beyond PAS"
+            }
+            30 => {
+                let ppn = (1u64 << (pas - 12)) + self.rng.below(1 << 16);
+                dc.msiptp = tables::mode_ppn(1, ppn);
+                "msiptp beyond PAS"
             }
             _ => {
                 let v = dev.vm.expect("guest PDT device has a VM");
@@ -2696,7 +2833,10 @@ impl<'o> Gen<'o> {
 
     /// Rewrites an MSI PTE.
     fn change_msi(&mut self) -> Option<Op> {
-        let cands: Vec<usize> = (0..self.vms.len()).filter(|&v| self.vms[v].msi.is_some()).collect();
+        // Not a table beyond PAS: software cannot write it either.
+        let pas = self.pas();
+        let cands: Vec<usize> =
+            (0..self.vms.len()).filter(|&v| self.vms[v].msi.as_ref().is_some_and(|m| m.pt >> pas == 0)).collect();
         if cands.is_empty() {
             return None;
         }
@@ -2997,6 +3137,7 @@ mod tests {
             assert_eq!(a.regs, b.regs);
             assert_eq!(a.ops, b.ops);
             assert_eq!(a.bad_words, b.bad_words);
+            assert_eq!(a.read_only_words, b.read_only_words);
             let mut wa: Vec<_> = a.memory.nonzero_words().collect();
             let mut wb: Vec<_> = b.memory.nonzero_words().collect();
             wa.sort_unstable();
@@ -3052,8 +3193,15 @@ mod tests {
             for k in &g.change_kinds {
                 *kinds.entry(k).or_default() += 1;
             }
-            let w =
-                RandomWorkload { seed, regs: g.regs, memory, ops, bad_words: g.bad.clone(), notes: g.notes.clone() };
+            let w = RandomWorkload {
+                seed,
+                regs: g.regs,
+                memory,
+                ops,
+                bad_words: g.bad.clone(),
+                read_only_words: g.read_only.clone(),
+                notes: g.notes.clone(),
+            };
             let (cold, cold_mem) = run(&w, CacheConfig::DISABLED);
             for config in [rtl_caches(), small] {
                 let (warm, warm_mem) = run(&w, config);
@@ -3081,6 +3229,79 @@ mod tests {
         ] {
             assert!(kinds.contains_key(k), "no {k} change: {kinds:?}");
         }
+    }
+
+    /// Read-only words are leaves waiting for a hardware A/D update, kept out of
+    /// `bad_words`: their reads succeed and their updates fault. Tables beyond
+    /// PAS (PDT entries and process contexts, directly or through a G-stage leaf;
+    /// MSI page tables) answer with their load access faults without an access
+    /// reaching memory.
+    #[test]
+    fn read_only_leaves_and_tables_beyond_pas_fault() {
+        use iommu_model::memory::{AccessKind, RecordingMemory};
+        let o = RandomOptions::default();
+        let (mut read_only, mut swap_faults, mut msi_beyond, mut pdt_beyond) = (0, 0, 0, 0);
+        let mut labels: BTreeMap<&str, usize> = BTreeMap::new();
+        for seed in 1..=40 {
+            let w = generate(seed, &o);
+            for &a in &w.read_only_words {
+                assert!(!w.bad_words.contains(&a), "seed {seed}: {a:#x} read-only and bad");
+                assert!(w.memory.is_read_only(Spa(a)) && !w.memory.is_bad(Spa(a)));
+                let pte = w.memory.peek(Spa(a));
+                assert!(pte & bits::V != 0 && pte & RWX != 0 && pte & AD != AD, "seed {seed}: {a:#x} holds {pte:#x}");
+            }
+            read_only += w.read_only_words.len();
+            let d = w.describe();
+            for l in [
+                "process context beyond PAS",
+                "in a guest page beyond PAS",
+                "PDT non-leaf beyond PAS",
+                "page table beyond PAS",
+            ] {
+                if d.contains(l) {
+                    *labels.entry(l).or_default() += 1;
+                }
+            }
+            let mut mem = RecordingMemory::new(w.memory.clone());
+            let mut m = Iommu::with_regs(CacheConfig::DISABLED, w.regs);
+            for op in &w.ops {
+                match op {
+                    Op::Translate(r) => {
+                        mem.log.clear();
+                        let resp = m.translate_in(&mut mem, r);
+                        let faulted = mem.log.iter().any(|a| a.faulted);
+                        for a in mem.log.iter().filter(|a| a.faulted) {
+                            if matches!(a.kind, AccessKind::CompareAndSwap { .. }) {
+                                assert!(w.read_only_words.contains(&(a.addr.0 & !7)), "seed {seed}: {a:?}");
+                                swap_faults += 1;
+                            }
+                        }
+                        match resp.fault.map(|f| f.cause.0) {
+                            Some(261) if !faulted => msi_beyond += 1,
+                            Some(265) if !faulted => pdt_beyond += 1,
+                            _ => {}
+                        }
+                    }
+                    Op::Change { writes, commands } => {
+                        for &(a, v) in writes {
+                            mem.inner.write(Spa(a), v).expect("a change writes only writable words");
+                        }
+                        for &c in commands {
+                            m.command(&mut mem.inner, c).expect("a change's commands are legal");
+                        }
+                    }
+                    Op::Command(c) => {
+                        let _ = m.command(&mut mem.inner, *c);
+                    }
+                    Op::Drain => {}
+                }
+            }
+        }
+        eprintln!(
+            "{read_only} read-only words, {swap_faults} faulting swaps, {msi_beyond} MSI and {pdt_beyond} PDT answers beyond PAS; {labels:?}"
+        );
+        assert!(read_only > 0 && swap_faults > 0, "{read_only} read-only words, {swap_faults} faulting swaps");
+        assert!(msi_beyond > 0 && pdt_beyond > 0, "{msi_beyond} MSI, {pdt_beyond} PDT answers beyond PAS");
     }
 
     fn run_hits(w: &RandomWorkload) -> u64 {
@@ -3136,6 +3357,7 @@ mod tests {
                 assert_eq!(resp.len(), 400);
                 if broken == 0 && mode.is_some() {
                     assert!(w.bad_words.is_empty(), "{}", w.describe());
+                    assert!(w.read_only_words.is_empty(), "{}", w.describe());
                 }
             }
         }

@@ -4,7 +4,8 @@
 //! co-simulation's memory port: read, write and compare-and-swap little-endian
 //! 64-bit words at a supervisor-physical address, each able to fail with an access
 //! fault (a PMA/PMP violation or a bus error, `iommu_hw_guidelines.adoc` "Faults
-//! from PMA and PMP"). [`SparseMemory`] implements it with a page-granular map;
+//! from PMA and PMP"). [`SparseMemory`] implements it with a page-granular map, in
+//! which words can fault on every access or only on writes and swaps;
 //! [`RecordingMemory`] wraps any memory and logs every access, so two backends'
 //! accesses can be compared.
 
@@ -115,7 +116,9 @@ fn recent_slot(page: u64) -> usize {
 }
 
 /// A sparse memory: 4 KiB pages allocated on first write, every other word reads
-/// as zero. Words can be marked bad, so that any access to them is an access fault.
+/// as zero. Words can be marked bad, so that any access to them is an access fault,
+/// or read-only, so that writes and compare-and-swaps of them are (reads succeed:
+/// memory whose PMA or PMP allows reads but no writes or AMOs).
 ///
 /// Pages are stored one after the other in one vector and found through a hash
 /// map, in front of which a small direct-mapped table remembers the most recently
@@ -127,6 +130,8 @@ pub struct SparseMemory {
     index: HashMap<u64, u32, BuildPageHasher>,
     recent: [(u64, u32); RECENT],
     bad: HashSet<u64, BuildPageHasher>,
+    /// Word numbers (address >> 3) whose writes and swaps fail; reads succeed.
+    read_only: HashSet<u64, BuildPageHasher>,
     /// Addresses written since the last `take_write_log`, when tracking.
     write_log: Option<Vec<u64>>,
 }
@@ -138,6 +143,7 @@ impl Default for SparseMemory {
             index: HashMap::default(),
             recent: [(NO_PAGE, 0); RECENT],
             bad: HashSet::default(),
+            read_only: HashSet::default(),
             write_log: None,
         }
     }
@@ -163,6 +169,26 @@ impl SparseMemory {
     #[inline]
     pub fn is_bad(&self, addr: Spa) -> bool {
         !self.bad.is_empty() && self.bad.contains(&(addr.0 >> 3))
+    }
+
+    /// Marks the word at `addr` read-only: reads of it succeed, writes and
+    /// compare-and-swaps fail with an access fault (even a swap whose comparison
+    /// fails: an AMO to memory that allows none faults). A word marked both bad
+    /// and read-only is bad. [`SparseMemory::poke`] still writes it.
+    pub fn mark_read_only(&mut self, addr: Spa) {
+        self.read_only.insert(addr.0 >> 3);
+    }
+
+    /// The words marked read-only, in no particular order (not listed by
+    /// [`SparseMemory::bad_words`]).
+    pub fn read_only_words(&self) -> impl Iterator<Item = Spa> + '_ {
+        self.read_only.iter().map(|w| Spa(w << 3))
+    }
+
+    /// Whether the word at `addr` is marked read-only.
+    #[inline]
+    pub fn is_read_only(&self, addr: Spa) -> bool {
+        !self.read_only.is_empty() && self.read_only.contains(&(addr.0 >> 3))
     }
 
     /// The index of the page holding `addr`, if it was ever written.
@@ -263,6 +289,16 @@ impl SparseMemory {
             Ok(())
         }
     }
+
+    /// The check of a write or a swap: bad and read-only words fault.
+    #[inline]
+    fn check_write(&self, addr: Spa) -> Result<(), AccessFault> {
+        if self.is_bad(addr) || self.is_read_only(addr) {
+            Err(AccessFault { addr })
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl Memory for SparseMemory {
@@ -294,14 +330,14 @@ impl Memory for SparseMemory {
 
     #[inline]
     fn write(&mut self, addr: Spa, value: u64) -> Result<(), AccessFault> {
-        self.check(addr)?;
+        self.check_write(addr)?;
         self.poke(addr, value);
         Ok(())
     }
 
     #[inline]
     fn compare_and_swap(&mut self, addr: Spa, expected: u64, new: u64) -> Result<u64, AccessFault> {
-        self.check(addr)?;
+        self.check_write(addr)?;
         let old = self.read(addr)?;
         if old == expected {
             self.poke(addr, new);
@@ -408,6 +444,48 @@ mod tests {
         let mut buf = [0; 4];
         assert_eq!(m.read_words(Spa(0x2000), &mut buf), Err(f));
         assert_eq!(m.read_words(Spa(0x2018), &mut buf), Ok(()));
+    }
+
+    #[test]
+    fn read_only_words_fault_only_on_writes_and_swaps() {
+        let mut m = SparseMemory::new();
+        m.poke(Spa(0x3008), 0x41);
+        m.mark_read_only(Spa(0x300c));
+        assert!(m.is_read_only(Spa(0x3008)));
+        assert!(!m.is_read_only(Spa(0x3010)));
+        assert!(!m.is_bad(Spa(0x3008)));
+        let f = AccessFault { addr: Spa(0x3008) };
+        assert_eq!(m.read(Spa(0x3008)), Ok(0x41));
+        let mut buf = [0; 4];
+        assert_eq!(m.read_words(Spa(0x3000), &mut buf), Ok(()));
+        assert_eq!(buf, [0, 0x41, 0, 0]);
+        assert_eq!(m.write(Spa(0x3008), 1), Err(f));
+        // A swap faults whether or not its comparison would succeed.
+        assert_eq!(m.compare_and_swap(Spa(0x3008), 0x41, 0xc1), Err(f));
+        assert_eq!(m.compare_and_swap(Spa(0x3008), 0, 0xc1), Err(f));
+        assert_eq!(m.write_u32(Spa(0x300c), 5), Err(AccessFault { addr: Spa(0x3008) }));
+        assert_eq!(m.peek(Spa(0x3008)), 0x41);
+        // Its neighbours, and software's unchecked pokes, are unaffected.
+        assert_eq!(m.write(Spa(0x3010), 2), Ok(()));
+        assert_eq!(m.compare_and_swap(Spa(0x3000), 0, 3), Ok(0));
+        m.poke(Spa(0x3008), 0x43);
+        assert_eq!(m.read(Spa(0x3008)), Ok(0x43));
+        assert_eq!(m.read_only_words().collect::<Vec<_>>(), vec![Spa(0x3008)]);
+        assert_eq!(m.bad_words().count(), 0);
+        // A clone keeps the mark; bad wins over read-only.
+        assert_eq!(m.clone().write(Spa(0x3008), 1), Err(f));
+        m.mark_bad(Spa(0x3008));
+        assert_eq!(m.read(Spa(0x3008)), Err(f));
+    }
+
+    #[test]
+    fn nothing_marked_nothing_faults() {
+        let mut m = SparseMemory::new();
+        assert!(!m.is_bad(Spa(0x10)) && !m.is_read_only(Spa(0x10)));
+        assert_eq!(m.write(Spa(0x10), 1), Ok(()));
+        assert_eq!(m.compare_and_swap(Spa(0x10), 1, 2), Ok(1));
+        assert_eq!(m.read(Spa(0x10)), Ok(2));
+        assert_eq!(m.read_only_words().count(), 0);
     }
 
     #[test]
