@@ -408,7 +408,7 @@ fn report_failure(
     } else if in_lockstep(&full, None)? {
         writeln!(out, "  shrinking the reproducer in lockstep ({} steps)...", full.steps.len())?;
         let mut fails = |v: &Vector| in_lockstep(v, None).unwrap_or(false);
-        (lockstep::shrink(full, &mut fails), " (replay it in lockstep: it needs requests in flight together)")
+        (lockstep::shrink(full, &mut fails), " (replay it in lockstep: requests back to back, as the run made them)")
     } else {
         (full, " (it does not fail on its own: rerun the whole stimulus, runs are deterministic)")
     };

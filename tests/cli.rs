@@ -211,3 +211,35 @@ fn a_replayed_workload_becomes_a_conformance_vector_that_passes_with_and_without
         assert!(v.contains(cause), "{cause} missing");
     }
 }
+
+/// A hang in the RTL (here: memory slower than the hang bound) stops `iommu cosim`
+/// with the stuck request, a reproducer and a waveform of it.
+#[cfg(feature = "rtl-trace")]
+#[test]
+fn a_hang_in_the_rtl_is_reported_with_the_stuck_request_a_reproducer_and_a_waveform() {
+    let config = temp_file("slow-memory.toml", "[memory]\nlatency = 5000\n");
+    let out = std::env::temp_dir().join(format!("iommu-cli-hang-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = iommu(&[
+        "cosim",
+        "--workload",
+        "passthrough:count=20",
+        "--rtl-config",
+        "small",
+        "--config",
+        config.to_str().unwrap(),
+        "--hang-cycles",
+        "300",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("got no response within 300 cycles"), "{t}");
+    let files: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(files.iter().any(|f| f.ends_with(".jsonl")), "no reproducer in {files:?}\n{t}");
+    let fst = files.iter().find(|f| f.ends_with(".fst")).unwrap_or_else(|| panic!("no waveform in {files:?}\n{t}"));
+    assert!(std::fs::metadata(out.join(fst)).unwrap().len() > 0);
+    let _ = std::fs::remove_dir_all(&out);
+}

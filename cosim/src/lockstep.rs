@@ -73,6 +73,13 @@ pub enum Failure {
     },
     /// The RTL stopped, hung or misbehaved on its ports.
     Device(DeviceError),
+    /// A request got no response within the bound ([`DeviceError::Hang`]).
+    Stuck {
+        /// Index of the stuck request's step in [`Lockstep::history`].
+        step: usize,
+        /// The hang, with the request and its issue cycle.
+        error: DeviceError,
+    },
     /// The timing model, configured as the RTL, issued or completed a request on
     /// another cycle than the RTL (cycles since reset; see [`TimingCheck`]).
     Timing {
@@ -110,7 +117,8 @@ impl Failure {
             | Failure::Command { step, .. }
             | Failure::Memory { step, .. }
             | Failure::Timing { step, .. }
-            | Failure::Counter { step, .. } => Some(*step),
+            | Failure::Counter { step, .. }
+            | Failure::Stuck { step, .. } => Some(*step),
             Failure::Device(_) => None,
         }
     }
@@ -169,6 +177,7 @@ impl fmt::Display for Failure {
                 write!(f, "memory differs after step {step} at {addr:#x}: model {expected:#018x}, RTL {got:#018x}")
             }
             Failure::Device(e) => write!(f, "{e}"),
+            Failure::Stuck { step, error } => write!(f, "{error} (step {step})"),
             Failure::Timing { request, step, rtl, model, sources } => {
                 writeln!(f, "timing mismatch (step {step})")?;
                 writeln!(
@@ -657,6 +666,11 @@ impl Lockstep {
             self.racy_words.extend(written);
         }
         if let Some(e) = self.dev.take_error() {
+            if let DeviceError::Hang { tag, .. } = &e {
+                if let Some(p) = self.pending.get(tag) {
+                    return Err(Failure::Stuck { step: p.step, error: e });
+                }
+            }
             return Err(Failure::Device(e));
         }
         self.completions.clear();
