@@ -12,7 +12,8 @@
 //! level 0 or beyond `PAS`, directly or through a G-stage leaf, misconfigured
 //! device and process contexts, MSI PTEs of every bad kind and an MSI page table
 //! beyond `PAS`, words that fault on access, leaves whose A/D update faults
-//! because their word is read-only), so that each fault cause the model
+//! because their word is read-only or, in guest memory, because the G-stage
+//! maps their table page read-only), so that each fault cause the model
 //! implements is met; the answers come from the model, not from here.
 //!
 //! The requests mostly hit mapped addresses (repeats for IOTLB hits, streams over
@@ -81,6 +82,12 @@ const GUEST_RAM_LEN: u64 = 16 << 20;
 const GUEST_DATA: u64 = 1 << 30;
 /// A guest page no G-stage maps.
 const GUEST_HOLE: u64 = 0x1000;
+/// Guest pages, right above the table RAM, that 4 KiB G-stage leaves map
+/// read-only: first-stage table pages moved there to make their A/D updates
+/// fault in the G-stage.
+const GUEST_RO: u64 = GUEST_RAM + GUEST_RAM_LEN;
+/// Size of the read-only table window.
+const GUEST_RO_LEN: u64 = 2 << 20;
 /// The PPN field of a PTE or a directory entry (bits 53:10).
 const PPN44: u64 = (1 << 44) - 1;
 
@@ -441,6 +448,8 @@ struct Vm {
     space: usize,
     gade: bool,
     msi: Option<Msi>,
+    /// Pages of the read-only table window used so far.
+    ro_pages: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -901,10 +910,11 @@ impl<'o> Gen<'o> {
         true
     }
 
-    /// Whether a G-stage span stays clear of the guest table RAM.
+    /// Whether a G-stage span stays clear of the guest table RAM (and of the
+    /// read-only table window above it).
     fn clear_of_table_ram(base: u64, shift: u32) -> bool {
         let end = base.saturating_add(1u64 << shift);
-        end <= GUEST_RAM || base >= GUEST_RAM + GUEST_RAM_LEN
+        end <= GUEST_RAM || base >= GUEST_RO + GUEST_RO_LEN
     }
 
     /// A free, aligned address for a region of `1 << shift` in space `si`: near
@@ -1032,7 +1042,17 @@ impl<'o> Gen<'o> {
         if self.spaces[si].ade && !napot {
             kinds.extend([14, 14]);
         }
-        let k = self.rng.pick(&kinds);
+        let mut k = self.rng.pick(&kinds);
+        // Kind 15, what 14 becomes in a first stage in guest memory: the leaf's
+        // table page moves to a guest page the G-stage maps read-only. Only for a
+        // leaf alone in its table page (no other leaf's update faults with it)
+        // under a parent entry that can be repointed. It draws no more than 14
+        // from the stream, so that the rest of the seed's workload stays as it
+        // was (a new kind in the list would reshuffle every later choice).
+        let vm = self.spaces[si].vm.filter(|_| stage == Stage::First);
+        if k == 14 && vm.is_some() && parent.is_some() && self.alone_in_page(pt, addr) {
+            k = 15;
+        }
         let words: Vec<u64> = if napot { (0..16).map(|i| (addr & !0x7f) + 8 * i).collect() } else { vec![addr] };
         let leaf = |new: u64, g: &mut Self| -> Option<()> {
             for &a in &words {
@@ -1112,12 +1132,26 @@ impl<'o> Gen<'o> {
                 }
                 "leaf PTE word faults"
             }
-            14 => {
+            14 | 15 => {
                 // The walk reads the leaf fine, then needs an A/D update (A clear,
-                // or D clear for a write), whose compare-and-swap faults: the word
-                // is read-only. Marked after the write that clears the bits.
+                // or D clear for a write).
                 let new =
                     if old & bits::W != 0 && self.rng.percent(50) { (old | bits::A) & !bits::D } else { old & !AD };
+                if let (15, Some(v), Some(pa)) = (k, vm, parent) {
+                    // The leaf, alone in a copy of its table page at a guest page
+                    // the G-stage leaf maps with R and U but not W: the walk's read
+                    // succeeds, and the update's G-stage walk, an implicit write,
+                    // ends in a guest-page fault (iotval2 bits 1:0 = 3).
+                    if let Some(gpa) = self.read_only_guest_page(v) {
+                        let spa = Space::Guest(self.vms[v].g).to_spa(&mut self.mem, gpa).ok()?;
+                        self.mem.poke(Spa(spa + (addr & 0xfff)), new);
+                        let p = pt.pte_at(&mut self.mem, pa).ok()?.0;
+                        pt.set_pte_at(&mut self.mem, pa, Pte((p & !(PPN44 << 10)) | ((gpa >> 12) << 10))).ok()?;
+                        return Some("first-stage A/D update faults in the G-stage (table page read-only)");
+                    }
+                }
+                // The update's compare-and-swap faults: the word is read-only.
+                // Marked after the write that clears the bits.
                 leaf(new, self)?;
                 let spa = pt.space().to_spa(&mut self.mem, addr).ok()?;
                 self.mark_read_only(spa);
@@ -1129,6 +1163,29 @@ impl<'o> Gen<'o> {
             }
         };
         Some(what)
+    }
+
+    /// Whether the PTE at `addr` is the only non-zero entry of its table page.
+    fn alone_in_page(&mut self, pt: PageTable, addr: u64) -> bool {
+        let page = addr & !0xfff;
+        (0..512u64).map(|i| page + 8 * i).filter(|&a| a != addr & !7).all(|a| pt.pte_at(&mut self.mem, a) == Ok(Pte(0)))
+    }
+
+    /// A new guest page of VM `v` in the read-only table window, mapped by a
+    /// 4 KiB G-stage leaf with R and U (A and D set, W clear) to a fresh, zeroed
+    /// host page. `None` when the window is full.
+    fn read_only_guest_page(&mut self, v: usize) -> Option<u64> {
+        let n = self.vms[v].ro_pages;
+        if n >= GUEST_RO_LEN >> 12 {
+            return None;
+        }
+        let gpa = GUEST_RO + (n << 12);
+        let spa = self.host.alloc(1, 4096).ok()?;
+        Space::Host.zero(&mut self.mem, spa, 1).ok()?;
+        let f = bits::R | bits::U | AD;
+        self.vms[v].g.map(&mut self.mem, &mut self.host, gpa, spa, PageSize::K4, f).ok()?;
+        self.vms[v].ro_pages = n + 1;
+        Some(gpa)
     }
 
     fn populate(&mut self, si: usize, n: usize) {
@@ -1223,7 +1280,15 @@ impl<'o> Gen<'o> {
             regions: Vec::new(),
         });
         let space = self.spaces.len() - 1;
-        self.vms.push(Vm { gscid, g, guest: Pages::new(GUEST_RAM, GUEST_RAM + GUEST_RAM_LEN), space, gade, msi: None });
+        self.vms.push(Vm {
+            gscid,
+            g,
+            guest: Pages::new(GUEST_RAM, GUEST_RAM + GUEST_RAM_LEN),
+            space,
+            gade,
+            msi: None,
+            ro_pages: 0,
+        });
         self.populate(space, self.o.regions);
         if self.caps.msi_flat() && self.rng.percent(75) {
             self.build_msi(v);
@@ -3302,6 +3367,34 @@ mod tests {
         );
         assert!(read_only > 0 && swap_faults > 0, "{read_only} read-only words, {swap_faults} faulting swaps");
         assert!(msi_beyond > 0 && pdt_beyond > 0, "{msi_beyond} MSI, {pdt_beyond} PDT answers beyond PAS");
+    }
+
+    /// A first-stage leaf whose table page a G-stage leaf maps read-only: the
+    /// walk reads it, and its A/D update, an implicit write through the G-stage,
+    /// ends in a guest-page fault whose iotval2 has bits 1:0 = 3.
+    #[test]
+    fn first_stage_updates_fault_in_a_read_only_guest_table_page() {
+        let o = RandomOptions::default();
+        let (mut faults, mut seeds) = (0usize, Vec::new());
+        for seed in 1..=40 {
+            let w = generate(seed, &o);
+            let (resp, _) = run(&w, CacheConfig::DISABLED);
+            let n = resp
+                .iter()
+                .filter_map(|r| r.fault)
+                .filter(|f| matches!(f.cause.0, 20 | 21 | 23) && f.iotval2 & 3 == 3)
+                .inspect(|f| {
+                    let gpa = f.iotval2 & !3;
+                    assert!((GUEST_RO..GUEST_RO + GUEST_RO_LEN).contains(&gpa), "seed {seed}: {f:?}");
+                })
+                .count();
+            if n > 0 {
+                seeds.push(seed);
+            }
+            faults += n;
+        }
+        eprintln!("{faults} guest-page faults on first-stage A/D updates, seeds {seeds:?}");
+        assert!(faults > 0, "no guest-page fault with iotval2 bits 1:0 = 3");
     }
 
     fn run_hits(w: &RandomWorkload) -> u64 {
