@@ -1,5 +1,4 @@
-lint.vlt
-iommu_pkg.sv
+iommu_base_pkg.sv
 iommu_prio.sv
 iommu_fifo.sv
 iommu_plru.sv

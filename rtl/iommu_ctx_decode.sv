@@ -5,10 +5,10 @@
 // Translation::have_dc, have_pc and set_stages).
 module iommu_ctx_decode (
   input  logic [31:0]            fctl_i,
-  input  iommu_pkg::req_t        req_i,
-  input  iommu_pkg::dc_t         dc_i,
+  input  iommu_base_pkg::req_t        req_i,
+  input  iommu_base_pkg::dc_t         dc_i,
   input  logic                   pc_valid_i,  // pc_i holds the process context
-  input  iommu_pkg::pc_t         pc_i,
+  input  iommu_base_pkg::pc_t         pc_i,
 
   output logic                   fault_o,     // cause 260, transaction type disallowed
   output logic                   pid_fault_o, // the step-7 part of fault_o (before any PDTC lookup)
@@ -18,7 +18,7 @@ module iommu_ctx_decode (
   output logic [1:0]             pdt_levels_o,
   output logic [43:0]            pdt_root_o,
   output logic                   bare_o,      // both stages Bare: SPA = IOVA
-  output iommu_pkg::stages_t     stages_o
+  output iommu_base_pkg::stages_t     stages_o
 );
 
   logic       pdtv, dpe, sxl, priv;
@@ -98,11 +98,11 @@ module iommu_ctx_decode (
     // Step 6 of the walk: U must be set for user requests; supervisor requests
     // may use U=1 pages only with SUM, and never to execute.
     if (!priv) begin
-      stages_o.u_rule = iommu_pkg::URuleSet;
-    end else if (sum && req_i.access != iommu_pkg::AccExec) begin
-      stages_o.u_rule = iommu_pkg::URuleAny;
+      stages_o.u_rule = iommu_base_pkg::URuleSet;
+    end else if (sum && req_i.access != iommu_base_pkg::AccExec) begin
+      stages_o.u_rule = iommu_base_pkg::URuleAny;
     end else begin
-      stages_o.u_rule = iommu_pkg::URuleClear;
+      stages_o.u_rule = iommu_base_pkg::URuleClear;
     end
   end
 

@@ -21,7 +21,7 @@
 // make lkN_valid_i depend on them); lkN_valid_i marks a lookup the model makes,
 // whose hit touches the replacement state at the clock edge.
 //
-// Data layout (iommu_pkg::dc_t): {msi_pattern, msi_mask, msiptp, fsc, ta,
+// Data layout (iommu_base_pkg::dc_t): {msi_pattern, msi_mask, msiptp, fsc, ta,
 // iohgatp, tc}, tc in bits 63:0. Sets or Ways of 0 make a disabled cache:
 // every lookup misses and fills are dropped.
 module iommu_ddtc #(

@@ -56,7 +56,7 @@ module iommu_iotlb #(
   input  logic        lk0_pv_i,       // the first stage is active: lk0_pscid_i is valid
   input  logic [19:0] lk0_pscid_i,
   input  logic [63:0] lk0_iova_i,
-  input  logic [1:0]  lk0_access_i,   // iommu_pkg::access_e
+  input  logic [1:0]  lk0_access_i,   // iommu_base_pkg::access_e
   input  logic        lk0_priv_i,     // a privileged request (with a process ID)
   input  logic        lk0_sum_i,      // the process context's SUM
   output logic        lk0_hit_o,
@@ -75,7 +75,7 @@ module iommu_iotlb #(
   output logic        lk1_hit_o,
   output logic [63:0] lk1_spa_o,
 
-  // Fill: the model's IotlbEntry (iommu_pkg::iotlb_entry_t fields).
+  // Fill: the model's IotlbEntry (iommu_base_pkg::iotlb_entry_t fields).
   input  logic        fill_valid_i,
   input  logic        fill_gv_i,
   input  logic [15:0] fill_gscid_i,
@@ -180,15 +180,15 @@ module iommu_iotlb #(
                                      input logic             sum);
       logic fs_rwx, gs_rwx, u_ok;
       case (access)
-        iommu_pkg::AccRead: begin
+        iommu_base_pkg::AccRead: begin
           fs_rwx = perm[PermFsR];
           gs_rwx = perm[PermGsR];
         end
-        iommu_pkg::AccWrite: begin
+        iommu_base_pkg::AccWrite: begin
           fs_rwx = perm[PermFsW];
           gs_rwx = perm[PermGsW];
         end
-        iommu_pkg::AccExec: begin
+        iommu_base_pkg::AccExec: begin
           fs_rwx = perm[PermFsX];
           gs_rwx = perm[PermGsX];
         end
@@ -197,11 +197,11 @@ module iommu_iotlb #(
           gs_rwx = 1'b0;
         end
       endcase
-      u_ok = priv ? (~perm[PermFsU] | (sum & (access != iommu_pkg::AccExec)))
+      u_ok = priv ? (~perm[PermFsU] | (sum & (access != iommu_base_pkg::AccExec)))
                   : perm[PermFsU];
       permits = (~perm[PermFs] | (u_ok & fs_rwx)) &
                 (~perm[PermGs] | gs_rwx) &
-                ((access != iommu_pkg::AccWrite) | perm[PermDirty]);
+                ((access != iommu_base_pkg::AccWrite) | perm[PermDirty]);
     endfunction
 
     // Whether the leaf region of 2^shift bytes holding addr overlaps [lo, hi].

@@ -18,24 +18,24 @@ module iommu_lookup (
 
   // The head of the request queue.
   input  logic                    head_valid_i,
-  input  iommu_pkg::req_t         head_i,
+  input  iommu_base_pkg::req_t         head_i,
   output logic                    pop_o,
 
   // DDTC port 0.
   output logic                    ddtc_valid_o,
   output logic [23:0]             ddtc_did_o,
   input  logic                    ddtc_hit_i,
-  input  iommu_pkg::dc_t          ddtc_dc_i,
+  input  iommu_base_pkg::dc_t          ddtc_dc_i,
   // PDTC port 0.
   output logic                    pdtc_valid_o,
   output logic [23:0]             pdtc_did_o,
   output logic [19:0]             pdtc_pid_o,
   input  logic                    pdtc_hit_i,
-  input  iommu_pkg::pc_t          pdtc_pc_i,
+  input  iommu_base_pkg::pc_t          pdtc_pc_i,
   // IOTLB port 0.
   output logic                    iotlb_valid_o,
-  output iommu_pkg::req_t         iotlb_req_o,
-  output iommu_pkg::stages_t      iotlb_stages_o,
+  output iommu_base_pkg::req_t         iotlb_req_o,
+  output iommu_base_pkg::stages_t      iotlb_stages_o,
   input  logic                    iotlb_hit_i,
   input  logic [63:0]             iotlb_spa_i,
 
@@ -45,16 +45,16 @@ module iommu_lookup (
   // Answers found here.
   output logic                    rsp_valid_o,
   input  logic                    rsp_ready_i,
-  output iommu_pkg::rsp_t         rsp_o,
+  output iommu_base_pkg::rsp_t         rsp_o,
 
   // Requests handed to a walker.
   output logic                    walk_valid_o,
   input  logic                    walk_ready_i,
   output logic [1:0]              walk_kind_o,
-  output iommu_pkg::req_t         walk_req_o,
-  output iommu_pkg::dc_t          walk_dc_o,
+  output iommu_base_pkg::req_t         walk_req_o,
+  output iommu_base_pkg::dc_t          walk_dc_o,
   output logic                    walk_pc_valid_o,
-  output iommu_pkg::pc_t          walk_pc_o,
+  output iommu_base_pkg::pc_t          walk_pc_o,
   output logic                    walk_stale_o,
 
   output logic                    inc_ddtc_hit_o,
@@ -82,7 +82,7 @@ module iommu_lookup (
   logic        extended, did_too_wide, s1_fire;
   logic        dec_fault, dec_pid_fault, dec_pdt_used, dec_bare;
   logic [19:0] dec_pid;
-  iommu_pkg::stages_t dec_stages;
+  iommu_base_pkg::stages_t dec_stages;
   logic        dec_need_pc;
   logic [1:0]  dec_pdt_levels;
   logic [43:0] dec_pdt_root;
@@ -134,29 +134,29 @@ module iommu_lookup (
 
   // S1's decision.
   logic [1:0]       s1_what, s1_kind;
-  iommu_pkg::rsp_t  s1_rsp;
+  iommu_base_pkg::rsp_t  s1_rsp;
   always_comb begin
     s1_what = S2Rsp;
     s1_kind = KindDdt;
-    s1_rsp  = iommu_pkg::ok_rsp(head_i, head_i.iova, iommu_pkg::SrcBare, 8'd0);
+    s1_rsp  = iommu_base_pkg::ok_rsp(head_i, head_i.iova, iommu_base_pkg::SrcBare, 8'd0);
     if (mode == 4'd1) begin
       // Bare: untranslated requests pass through.
       s1_what = S2Rsp;
     end else if (!(mode >= 4'd2 && mode <= 4'd4)) begin
       // Off (and the reserved modes, never written: WARL).
-      s1_rsp = iommu_pkg::fault_rsp(head_i, 1'b0, iommu_pkg::CauseAllDisallowed, 64'd0, 8'd0);
+      s1_rsp = iommu_base_pkg::fault_rsp(head_i, 1'b0, iommu_base_pkg::CauseAllDisallowed, 64'd0, 8'd0);
     end else if (did_too_wide) begin
-      s1_rsp = iommu_pkg::fault_rsp(head_i, 1'b0, iommu_pkg::CauseTransDisallow, 64'd0, 8'd0);
+      s1_rsp = iommu_base_pkg::fault_rsp(head_i, 1'b0, iommu_base_pkg::CauseTransDisallow, 64'd0, 8'd0);
     end else if (!ddtc_hit_i) begin
       s1_what = S2Walk;
       s1_kind = KindDdt;
     end else if (dec_pid_fault) begin
-      s1_rsp = iommu_pkg::fault_rsp(head_i, dec_stages.dtf, iommu_pkg::CauseTransDisallow, 64'd0, 8'd0);
+      s1_rsp = iommu_base_pkg::fault_rsp(head_i, dec_stages.dtf, iommu_base_pkg::CauseTransDisallow, 64'd0, 8'd0);
     end else if (dec_pdt_used && !pdtc_hit_i) begin
       s1_what = S2Walk;
       s1_kind = KindPdt;
     end else if (dec_fault) begin
-      s1_rsp = iommu_pkg::fault_rsp(head_i, dec_stages.dtf, iommu_pkg::CauseTransDisallow, 64'd0, 8'd0);
+      s1_rsp = iommu_base_pkg::fault_rsp(head_i, dec_stages.dtf, iommu_base_pkg::CauseTransDisallow, 64'd0, 8'd0);
     end else if (dec_bare) begin
       s1_what = S2Rsp;
     end else begin
@@ -168,12 +168,12 @@ module iommu_lookup (
 
   logic               s2_valid_q;
   logic [1:0]         s2_what_q, s2_kind_q;
-  iommu_pkg::req_t    s2_req_q;
-  iommu_pkg::dc_t     s2_dc_q;
+  iommu_base_pkg::req_t    s2_req_q;
+  iommu_base_pkg::dc_t     s2_dc_q;
   logic               s2_pc_valid_q;
-  iommu_pkg::pc_t     s2_pc_q;
-  iommu_pkg::stages_t s2_stages_q;
-  iommu_pkg::rsp_t    s2_rsp_q;
+  iommu_base_pkg::pc_t     s2_pc_q;
+  iommu_base_pkg::stages_t s2_stages_q;
+  iommu_base_pkg::rsp_t    s2_rsp_q;
   logic               s2_stale_q;
   logic               s2_fire;
 
@@ -186,7 +186,7 @@ module iommu_lookup (
   assign rsp_valid_o = s2_valid_q && s2_answers;
   always_comb begin
     rsp_o = s2_rsp_q;
-    if (s2_what_q == S2Iotlb) rsp_o = iommu_pkg::ok_rsp(s2_req_q, iotlb_spa_i, iommu_pkg::SrcIotlb, 8'd0);
+    if (s2_what_q == S2Iotlb) rsp_o = iommu_base_pkg::ok_rsp(s2_req_q, iotlb_spa_i, iommu_base_pkg::SrcIotlb, 8'd0);
   end
 
   assign walk_valid_o    = s2_valid_q && !s2_answers;

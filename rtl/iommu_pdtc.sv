@@ -26,7 +26,7 @@
 // make lkN_valid_i depend on them); lkN_valid_i marks a lookup the model makes,
 // whose hit touches the replacement state at the clock edge.
 //
-// Data layout (iommu_pkg::pc_t): {fsc, ta}, ta in bits 63:0. Sets or Ways of 0
+// Data layout (iommu_base_pkg::pc_t): {fsc, ta}, ta in bits 63:0. Sets or Ways of 0
 // make a disabled cache: every lookup misses and fills are dropped.
 module iommu_pdtc #(
   // Number of sets: a power of two, or 0 for a disabled cache.

@@ -9,13 +9,13 @@ module iommu_pte_check (
   input  logic [63:0] pte_i,         // the PTE as read (little-endian word)
   input  logic [2:0]  level_i,       // its level, 0 = 4 KiB level
   input  logic [63:0] va_i,          // the walk's input address
-  input  logic [1:0]  access_i,      // iommu_pkg::access_e: the permission checked
-  input  logic [1:0]  u_rule_i,      // iommu_pkg::u_rule_e
+  input  logic [1:0]  access_i,      // iommu_base_pkg::access_e: the permission checked
+  input  logic [1:0]  u_rule_i,      // iommu_base_pkg::u_rule_e
   input  logic        ade_i,         // hardware A/D updating enabled (SADE/GADE)
   input  logic        svpbmt_i,      // capabilities.Svpbmt
   input  logic        svrsw_i,       // capabilities.Svrsw60t59b
 
-  output logic [1:0]  kind_o,        // iommu_pkg::pte_kind_e
+  output logic [1:0]  kind_o,        // iommu_base_pkg::pte_kind_e
   output logic [43:0] next_ppn_o,    // PteNext: the next table's PPN
   output logic [63:0] new_pte_o,     // PteUpdate: pte_i with A (and D for a write) set
   output logic [5:0]  page_shift_o,  // log2 of the region: 12/21/30/39/48, 16 for NAPOT
@@ -107,9 +107,9 @@ module iommu_pte_check (
   always_comb begin
     u_ok = 1'b0;
     case (u_rule_i)
-      iommu_pkg::URuleSet:   u_ok = pte_u;
-      iommu_pkg::URuleClear: u_ok = ~pte_u;
-      iommu_pkg::URuleAny:   u_ok = 1'b1;
+      iommu_base_pkg::URuleSet:   u_ok = pte_u;
+      iommu_base_pkg::URuleClear: u_ok = ~pte_u;
+      iommu_base_pkg::URuleAny:   u_ok = 1'b1;
       default:               u_ok = 1'b0;
     endcase
   end
@@ -122,15 +122,15 @@ module iommu_pte_check (
     perm_ok = 1'b0;
     ad_need = 64'h0;
     case (access_i)
-      iommu_pkg::AccRead: begin
+      iommu_base_pkg::AccRead: begin
         perm_ok = pte_r;
         ad_need = 64'h40;
       end
-      iommu_pkg::AccWrite: begin
+      iommu_base_pkg::AccWrite: begin
         perm_ok = pte_w;
         ad_need = 64'hc0;
       end
-      iommu_pkg::AccExec: begin
+      iommu_base_pkg::AccExec: begin
         perm_ok = pte_x;
         ad_need = 64'h40;
       end
@@ -149,24 +149,24 @@ module iommu_pte_check (
   assign is_pointer = ~pte_r & ~pte_w & ~pte_x;
 
   always_comb begin
-    kind_o = iommu_pkg::PteLeaf;
+    kind_o = iommu_base_pkg::PteLeaf;
     if (!pte_v || !level_ok) begin
       // Step 3: V=0.
-      kind_o = iommu_pkg::PteFault;
+      kind_o = iommu_base_pkg::PteFault;
     end else if (is_pointer) begin
       // Step 4: a pointer at level 0 (i < 0 after the decrement) faults.
       if (nonleaf_bad || level_i == 3'd0) begin
-        kind_o = iommu_pkg::PteFault;
+        kind_o = iommu_base_pkg::PteFault;
       end else begin
-        kind_o = iommu_pkg::PteNext;
+        kind_o = iommu_base_pkg::PteNext;
       end
     end else if (leaf_bad || misaligned || napot_bad || !u_ok || !perm_ok) begin
-      kind_o = iommu_pkg::PteFault;
+      kind_o = iommu_base_pkg::PteFault;
     end else if (!ad_ok) begin
       // Step 9: without hardware A/D updating (Svade) a missing A/D faults.
-      kind_o = ade_i ? iommu_pkg::PteUpdate : iommu_pkg::PteFault;
+      kind_o = ade_i ? iommu_base_pkg::PteUpdate : iommu_base_pkg::PteFault;
     end else begin
-      kind_o = iommu_pkg::PteLeaf;
+      kind_o = iommu_base_pkg::PteLeaf;
     end
   end
 

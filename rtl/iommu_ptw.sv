@@ -26,10 +26,10 @@ module iommu_ptw #(
   input  logic                       start_valid_i,
   output logic                       start_ready_o,
   input  logic [1:0]                 start_kind_i,   // KindDdt, KindPdt, KindStages
-  input  iommu_pkg::req_t            start_req_i,
-  input  iommu_pkg::dc_t             start_dc_i,
+  input  iommu_base_pkg::req_t            start_req_i,
+  input  iommu_base_pkg::dc_t             start_dc_i,
   input  logic                       start_pc_valid_i,
-  input  iommu_pkg::pc_t             start_pc_i,
+  input  iommu_base_pkg::pc_t             start_pc_i,
   input  logic                       start_stale_i,
 
   // Shared cache port: lookups and fills, one per grant.
@@ -38,13 +38,13 @@ module iommu_ptw #(
   output logic [2:0]                 cp_op_o,        // CpPdtcLookup ... CpIotlbFill
   output logic [23:0]                cp_did_o,
   output logic [19:0]                cp_pid_o,
-  output iommu_pkg::dc_t             cp_dc_o,
-  output iommu_pkg::pc_t             cp_pc_o,
-  output iommu_pkg::req_t            cp_req_fields_o,
-  output iommu_pkg::stages_t         cp_stages_o,
-  output iommu_pkg::iotlb_entry_t    cp_entry_o,
+  output iommu_base_pkg::dc_t             cp_dc_o,
+  output iommu_base_pkg::pc_t             cp_pc_o,
+  output iommu_base_pkg::req_t            cp_req_fields_o,
+  output iommu_base_pkg::stages_t         cp_stages_o,
+  output iommu_base_pkg::iotlb_entry_t    cp_entry_o,
   input  logic                       cp_hit_i,
-  input  iommu_pkg::pc_t             cp_pc_i,
+  input  iommu_base_pkg::pc_t             cp_pc_i,
   input  logic [63:0]                cp_spa_i,
 
   // Memory.
@@ -65,7 +65,7 @@ module iommu_ptw #(
   // The answer.
   output logic                       rsp_valid_o,
   input  logic                       rsp_ready_i,
-  output iommu_pkg::rsp_t            rsp_o,
+  output iommu_base_pkg::rsp_t            rsp_o,
 
   // Counter increments (the model's Counters).
   output logic                       inc_pdtc_hit_o,
@@ -106,9 +106,9 @@ module iommu_ptw #(
   } state_e;
 
   state_e                  state_q, state_d;
-  iommu_pkg::req_t         req_q, req_d;
-  iommu_pkg::dc_t          dc_q, dc_d;
-  iommu_pkg::pc_t          pc_q, pc_d;
+  iommu_base_pkg::req_t         req_q, req_d;
+  iommu_base_pkg::dc_t          dc_q, dc_d;
+  iommu_base_pkg::pc_t          pc_q, pc_d;
   logic                    dc_known_q, dc_known_d;
   logic                    pc_valid_q, pc_valid_d;
   logic                    stale_q, stale_d;
@@ -136,7 +136,7 @@ module iommu_ptw #(
   logic [63:0]             gs_leaf_q, gs_leaf_d;
   logic [6:0]              gs_shift_q, gs_shift_d;
   logic [63:0]             spa_q, spa_d;
-  iommu_pkg::rsp_t         rsp_q, rsp_d;
+  iommu_base_pkg::rsp_t         rsp_q, rsp_d;
 
   // ---- registers, capabilities -------------------------------------------------
 
@@ -158,7 +158,7 @@ module iommu_ptw #(
   logic [19:0]           ctx_pid;
   logic [1:0]            ctx_pdt_levels;
   logic [43:0]           ctx_pdt_root;
-  iommu_pkg::stages_t    st;
+  iommu_base_pkg::stages_t    st;
 
   assign dtf = dc_known_q && dc_q.tc[4];
 
@@ -180,7 +180,7 @@ module iommu_ptw #(
   );
 
   // The device context as read: the base format has only four doublewords.
-  iommu_pkg::dc_t rd_dc;
+  iommu_base_pkg::dc_t rd_dc;
   always_comb begin
     rd_dc.tc          = mem_rsp_data_i[63:0];
     rd_dc.iohgatp     = mem_rsp_data_i[127:64];
@@ -206,7 +206,7 @@ module iommu_ptw #(
     .misconfigured_o  (rd_dc_misconfigured)
   );
 
-  iommu_pkg::pc_t rd_pc;
+  iommu_base_pkg::pc_t rd_pc;
   assign rd_pc.ta  = mem_rsp_data_i[63:0];
   assign rd_pc.fsc = mem_rsp_data_i[127:64];
 
@@ -315,7 +315,7 @@ module iommu_ptw #(
     .level_i      (gs_level_q),
     .va_i         (gs_va_q),
     .access_i     (gs_perm_q),
-    .u_rule_i     (iommu_pkg::URuleSet),
+    .u_rule_i     (iommu_base_pkg::URuleSet),
     .ade_i        (st.gade),
     .svpbmt_i     (capabilities_i[15]),
     .svrsw_i      (capabilities_i[14]),
@@ -363,7 +363,7 @@ module iommu_ptw #(
   assign ent_shift    = (ent_fs_shift < ent_gs_shift) ? ent_fs_shift : ent_gs_shift;
   assign ent_mask     = (ent_shift >= 7'd64) ? 64'hffff_ffff_ffff_ffff : ((64'd1 << ent_shift[5:0]) - 64'd1);
 
-  iommu_pkg::iotlb_entry_t entry;
+  iommu_base_pkg::iotlb_entry_t entry;
   always_comb begin
     entry.gv         = st.g_en;
     entry.gscid      = st.g_en ? st.gscid : 16'd0;
@@ -391,8 +391,8 @@ module iommu_ptw #(
 
   // Access faults of the table being read (the model's access_fault).
   logic [11:0] gs_access_cause;
-  assign gs_access_cause = (gs_for_q == GsForPdt) ? iommu_pkg::CausePdtLoadAccess
-                                                  : iommu_pkg::access_cause(req_q.access);
+  assign gs_access_cause = (gs_for_q == GsForPdt) ? iommu_base_pkg::CausePdtLoadAccess
+                                                  : iommu_base_pkg::access_cause(req_q.access);
 
   // Whether an access of `words` doublewords at `addr` reaches beyond PAS.
   function automatic logic beyond(logic [63:0] addr, logic [3:0] words, logic [63:0] mask);
@@ -542,7 +542,7 @@ module iommu_ptw #(
       // ---- device directory ----
       StDdtReq: begin
         if (pas_fault) begin
-          rsp_d   = iommu_pkg::fault_rsp(req_q, 1'b0, iommu_pkg::CauseDdtLoadAccess, 64'd0, reads_q);
+          rsp_d   = iommu_base_pkg::fault_rsp(req_q, 1'b0, iommu_base_pkg::CauseDdtLoadAccess, 64'd0, reads_q);
           state_d = StResp;
         end else begin
           if (mem_req_ready_i) begin
@@ -555,14 +555,14 @@ module iommu_ptw #(
       StDdtWait: begin
         if (mem_rsp_valid_i) begin
           if (mem_rsp_err_i) begin
-            rsp_d   = iommu_pkg::fault_rsp(req_q, 1'b0, iommu_pkg::CauseDdtLoadAccess, 64'd0, reads_q);
+            rsp_d   = iommu_base_pkg::fault_rsp(req_q, 1'b0, iommu_base_pkg::CauseDdtLoadAccess, 64'd0, reads_q);
             state_d = StResp;
           end else if (dir_level_q != 2'd0) begin
             if (!mem_rsp_data_i[0]) begin
-              rsp_d   = iommu_pkg::fault_rsp(req_q, 1'b0, iommu_pkg::CauseDdtNotValid, 64'd0, reads_q);
+              rsp_d   = iommu_base_pkg::fault_rsp(req_q, 1'b0, iommu_base_pkg::CauseDdtNotValid, 64'd0, reads_q);
               state_d = StResp;
             end else if ((mem_rsp_data_i[63:0] & DirNonleafReserved) != 64'd0) begin
-              rsp_d   = iommu_pkg::fault_rsp(req_q, 1'b0, iommu_pkg::CauseDdtMisconfig, 64'd0, reads_q);
+              rsp_d   = iommu_base_pkg::fault_rsp(req_q, 1'b0, iommu_base_pkg::CauseDdtMisconfig, 64'd0, reads_q);
               state_d = StResp;
             end else begin
               dir_level_d = dir_level_q - 2'd1;
@@ -570,11 +570,11 @@ module iommu_ptw #(
               state_d     = StDdtReq;
             end
           end else if (!rd_dc_valid) begin
-            rsp_d   = iommu_pkg::fault_rsp(req_q, 1'b0, iommu_pkg::CauseDdtNotValid, 64'd0, reads_q);
+            rsp_d   = iommu_base_pkg::fault_rsp(req_q, 1'b0, iommu_base_pkg::CauseDdtNotValid, 64'd0, reads_q);
             state_d = StResp;
           end else if (rd_dc_misconfigured || (extended && mem_rsp_data_i[511:448] != 64'd0)) begin
             // The extended format's last doubleword is reserved.
-            rsp_d   = iommu_pkg::fault_rsp(req_q, 1'b0, iommu_pkg::CauseDdtMisconfig, 64'd0, reads_q);
+            rsp_d   = iommu_base_pkg::fault_rsp(req_q, 1'b0, iommu_base_pkg::CauseDdtMisconfig, 64'd0, reads_q);
             state_d = StResp;
           end else begin
             dc_d       = rd_dc;
@@ -593,7 +593,7 @@ module iommu_ptw #(
       end
       StDc: begin
         if (ctx_fault) begin
-          rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::CauseTransDisallow, 64'd0, reads_q);
+          rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::CauseTransDisallow, 64'd0, reads_q);
           state_d = StResp;
         end else if (ctx_need_pc) begin
           state_d = StPdtcLookup;
@@ -627,7 +627,7 @@ module iommu_ptw #(
           // G-stage as implicit reads.
           gs_va_d   = pdt_addr;
           gs_for_d  = GsForPdt;
-          gs_perm_d = iommu_pkg::AccRead;
+          gs_perm_d = iommu_base_pkg::AccRead;
           state_d   = StGsStart;
         end else begin
           pdt_spa_d = pdt_addr;
@@ -636,7 +636,7 @@ module iommu_ptw #(
       end
       StPdtReq: begin
         if (pas_fault) begin
-          rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::CausePdtLoadAccess, 64'd0, reads_q);
+          rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::CausePdtLoadAccess, 64'd0, reads_q);
           state_d = StResp;
         end else begin
           if (mem_req_ready_i) begin
@@ -649,14 +649,14 @@ module iommu_ptw #(
       StPdtWait: begin
         if (mem_rsp_valid_i) begin
           if (mem_rsp_err_i) begin
-            rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::CausePdtLoadAccess, 64'd0, reads_q);
+            rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::CausePdtLoadAccess, 64'd0, reads_q);
             state_d = StResp;
           end else if (dir_level_q != 2'd0) begin
             if (!mem_rsp_data_i[0]) begin
-              rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::CausePdtNotValid, 64'd0, reads_q);
+              rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::CausePdtNotValid, 64'd0, reads_q);
               state_d = StResp;
             end else if ((mem_rsp_data_i[63:0] & DirNonleafReserved) != 64'd0) begin
-              rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::CausePdtMisconfig, 64'd0, reads_q);
+              rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::CausePdtMisconfig, 64'd0, reads_q);
               state_d = StResp;
             end else begin
               dir_level_d = dir_level_q - 2'd1;
@@ -664,10 +664,10 @@ module iommu_ptw #(
               state_d     = StPdtAddr;
             end
           end else if (!rd_pc_valid) begin
-            rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::CausePdtNotValid, 64'd0, reads_q);
+            rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::CausePdtNotValid, 64'd0, reads_q);
             state_d = StResp;
           end else if (rd_pc_misconfigured) begin
-            rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::CausePdtMisconfig, 64'd0, reads_q);
+            rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::CausePdtMisconfig, 64'd0, reads_q);
             state_d = StResp;
           end else begin
             pc_d       = rd_pc;
@@ -687,10 +687,10 @@ module iommu_ptw #(
       // ---- both stages known ----
       StStages: begin
         if (ctx_fault) begin
-          rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::CauseTransDisallow, 64'd0, reads_q);
+          rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::CauseTransDisallow, 64'd0, reads_q);
           state_d = StResp;
         end else if (ctx_bare) begin
-          rsp_d   = iommu_pkg::ok_rsp(req_q, req_q.iova, iommu_pkg::SrcBare, reads_q);
+          rsp_d   = iommu_base_pkg::ok_rsp(req_q, req_q.iova, iommu_base_pkg::SrcBare, reads_q);
           state_d = StResp;
         end else if (!looked_up_q) begin
           state_d = StIotlb;
@@ -705,7 +705,7 @@ module iommu_ptw #(
         if (cp_gnt_i) begin
           if (cp_hit_i) begin
             inc_iotlb_hit_o = 1'b1;
-            rsp_d   = iommu_pkg::ok_rsp(req_q, cp_spa_i, iommu_pkg::SrcIotlb, reads_q);
+            rsp_d   = iommu_base_pkg::ok_rsp(req_q, cp_spa_i, iommu_base_pkg::SrcIotlb, reads_q);
             state_d = StResp;
           end else begin
             inc_iotlb_miss_o = 1'b1;
@@ -719,7 +719,7 @@ module iommu_ptw #(
       StFsStart: begin
         // Sv39/48/57: the bits above the VA must equal its top bit.
         if (!fs_va_ok) begin
-          rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::page_cause(req_q.access), 64'd0, reads_q);
+          rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::page_cause(req_q.access), 64'd0, reads_q);
           state_d = StResp;
         end else begin
           fs_level_d = st.fs_levels - 3'd1;
@@ -732,7 +732,7 @@ module iommu_ptw #(
         if (st.g_en) begin
           gs_va_d   = fs_addr;
           gs_for_d  = GsForFsRead;
-          gs_perm_d = iommu_pkg::AccRead;
+          gs_perm_d = iommu_base_pkg::AccRead;
           state_d   = StGsStart;
         end else begin
           fs_pte_spa_d = fs_addr;
@@ -741,7 +741,7 @@ module iommu_ptw #(
       end
       StFsReq: begin
         if (pas_fault) begin
-          rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::access_cause(req_q.access), 64'd0, reads_q);
+          rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::access_cause(req_q.access), 64'd0, reads_q);
           state_d = StResp;
         end else begin
           if (mem_req_ready_i) begin
@@ -755,35 +755,35 @@ module iommu_ptw #(
         if (mem_rsp_valid_i) begin
           fs_raw_d = mem_rsp_data_i[63:0];
           if (mem_rsp_err_i) begin
-            rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::access_cause(req_q.access), 64'd0, reads_q);
+            rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::access_cause(req_q.access), 64'd0, reads_q);
             state_d = StResp;
           end else begin
             unique case (fs_kind)
-              iommu_pkg::PteNext: begin
+              iommu_base_pkg::PteNext: begin
                 fs_level_d = fs_level_q - 3'd1;
                 fs_table_d = fs_next;
                 state_d    = StFsAddr;
               end
-              iommu_pkg::PteUpdate: begin
+              iommu_base_pkg::PteUpdate: begin
                 fs_new_d = fs_upd;
                 if (st.g_en) begin
                   // The A/D update is an implicit write: the G-stage must allow it.
                   gs_va_d   = fs_pte_addr_q;
                   gs_for_d  = GsForFsWrite;
-                  gs_perm_d = iommu_pkg::AccWrite;
+                  gs_perm_d = iommu_base_pkg::AccWrite;
                   state_d   = StGsStart;
                 end else begin
                   state_d = StFsCas;
                 end
               end
-              iommu_pkg::PteLeaf: begin
+              iommu_base_pkg::PteLeaf: begin
                 fs_leaf_d  = fs_pte;
                 fs_shift_d = {1'b0, fs_pshift};
                 gpa_d      = fs_pa;
                 state_d    = StAfterFs;
               end
               default: begin
-                rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::page_cause(req_q.access), 64'd0, reads_q);
+                rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::page_cause(req_q.access), 64'd0, reads_q);
                 state_d = StResp;
               end
             endcase
@@ -792,7 +792,7 @@ module iommu_ptw #(
       end
       StFsCas: begin
         if (pas_fault) begin
-          rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::access_cause(req_q.access), 64'd0, reads_q);
+          rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::access_cause(req_q.access), 64'd0, reads_q);
           state_d = StResp;
         end else begin
           if (mem_req_ready_i) begin
@@ -804,7 +804,7 @@ module iommu_ptw #(
       StFsCasWait: begin
         if (mem_rsp_valid_i) begin
           if (mem_rsp_err_i) begin
-            rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::access_cause(req_q.access), 64'd0, reads_q);
+            rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::access_cause(req_q.access), 64'd0, reads_q);
             state_d = StResp;
           end else if (mem_rsp_data_i[63:0] == fs_raw_q) begin
             state_d = StFsNewLeaf;
@@ -837,7 +837,7 @@ module iommu_ptw #(
       end
       StMsiReq: begin
         if (pas_fault) begin
-          rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::CauseMsiLoadAccess, 64'd0, reads_q);
+          rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::CauseMsiLoadAccess, 64'd0, reads_q);
           state_d = StResp;
         end else begin
           if (mem_req_ready_i) begin
@@ -851,18 +851,18 @@ module iommu_ptw #(
         if (mem_rsp_valid_i) begin
           state_d = StResp;
           if (mem_rsp_err_i) begin
-            rsp_d = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::CauseMsiLoadAccess, 64'd0, reads_q);
+            rsp_d = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::CauseMsiLoadAccess, 64'd0, reads_q);
           end else if (!msi_w0[0]) begin
-            rsp_d = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::CauseMsiNotValid, 64'd0, reads_q);
+            rsp_d = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::CauseMsiNotValid, 64'd0, reads_q);
           end else if (msi_w0[63] || msi_w0[2:1] != 2'd3 || msi_w0[9:3] != 7'd0 ||
                        msi_w0[62:54] != 9'd0 || msi_w1 != 64'd0) begin
             // C=1 is not defined by this implementation; only basic-translate
             // mode (3) is; its reserved bits must be zero (MRIF is not built).
-            rsp_d = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::CauseMsiMisconfig, 64'd0, reads_q);
-          end else if (req_q.access == iommu_pkg::AccExec) begin
-            rsp_d = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::CauseInstrAccess, 64'd0, reads_q);
+            rsp_d = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::CauseMsiMisconfig, 64'd0, reads_q);
+          end else if (req_q.access == iommu_base_pkg::AccExec) begin
+            rsp_d = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::CauseInstrAccess, 64'd0, reads_q);
           end else begin
-            rsp_d = iommu_pkg::ok_rsp(req_q, {8'd0, msi_w0[53:10], gpa_q[11:0]}, iommu_pkg::SrcMsi,
+            rsp_d = iommu_base_pkg::ok_rsp(req_q, {8'd0, msi_w0[53:10], gpa_q[11:0]}, iommu_base_pkg::SrcMsi,
                                       reads_q);
           end
         end
@@ -872,7 +872,7 @@ module iommu_ptw #(
       StGsStart: begin
         // x4 schemes: the bits above the widened GPA must be zero.
         if (!gs_va_ok) begin
-          rsp_d = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::guest_page_cause(req_q.access),
+          rsp_d = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::guest_page_cause(req_q.access),
                                        gs_iotval2(gs_va_q, gs_for_q), reads_q);
           state_d = StResp;
         end else begin
@@ -883,7 +883,7 @@ module iommu_ptw #(
       end
       StGsReq: begin
         if (pas_fault) begin
-          rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, gs_access_cause, 64'd0, reads_q);
+          rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, gs_access_cause, 64'd0, reads_q);
           state_d = StResp;
         end else begin
           if (mem_req_ready_i) begin
@@ -897,20 +897,20 @@ module iommu_ptw #(
         if (mem_rsp_valid_i) begin
           gs_raw_d = mem_rsp_data_i[63:0];
           if (mem_rsp_err_i) begin
-            rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, gs_access_cause, 64'd0, reads_q);
+            rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, gs_access_cause, 64'd0, reads_q);
             state_d = StResp;
           end else begin
             unique case (gs_kind)
-              iommu_pkg::PteNext: begin
+              iommu_base_pkg::PteNext: begin
                 gs_level_d = gs_level_q - 3'd1;
                 gs_table_d = gs_next;
                 state_d    = StGsReq;
               end
-              iommu_pkg::PteUpdate: begin
+              iommu_base_pkg::PteUpdate: begin
                 gs_new_d = gs_upd;
                 state_d  = StGsCas;
               end
-              iommu_pkg::PteLeaf: begin
+              iommu_base_pkg::PteLeaf: begin
                 // What the G-stage walk was for (the model's gs_done).
                 unique case (gs_for_q)
                   GsForPdt: begin
@@ -934,7 +934,7 @@ module iommu_ptw #(
                 endcase
               end
               default: begin
-                rsp_d = iommu_pkg::fault_rsp(req_q, dtf, iommu_pkg::guest_page_cause(req_q.access),
+                rsp_d = iommu_base_pkg::fault_rsp(req_q, dtf, iommu_base_pkg::guest_page_cause(req_q.access),
                                              gs_iotval2(gs_va_q, gs_for_q), reads_q);
                 state_d = StResp;
               end
@@ -944,7 +944,7 @@ module iommu_ptw #(
       end
       StGsCas: begin
         if (pas_fault) begin
-          rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, gs_access_cause, 64'd0, reads_q);
+          rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, gs_access_cause, 64'd0, reads_q);
           state_d = StResp;
         end else begin
           if (mem_req_ready_i) begin
@@ -956,7 +956,7 @@ module iommu_ptw #(
       StGsCasWait: begin
         if (mem_rsp_valid_i) begin
           if (mem_rsp_err_i) begin
-            rsp_d   = iommu_pkg::fault_rsp(req_q, dtf, gs_access_cause, 64'd0, reads_q);
+            rsp_d   = iommu_base_pkg::fault_rsp(req_q, dtf, gs_access_cause, 64'd0, reads_q);
             state_d = StResp;
           end else if (mem_rsp_data_i[63:0] == gs_raw_q) begin
             state_d = StGsNewLeaf;
@@ -991,11 +991,11 @@ module iommu_ptw #(
       // ---- the end ----
       StFill: begin
         if (stale_q || inval_i) begin
-          rsp_d   = iommu_pkg::ok_rsp(req_q, spa_q, iommu_pkg::SrcWalk, reads_q);
+          rsp_d   = iommu_base_pkg::ok_rsp(req_q, spa_q, iommu_base_pkg::SrcWalk, reads_q);
           state_d = StResp;
         end else begin
           if (cp_gnt_i) begin
-            rsp_d   = iommu_pkg::ok_rsp(req_q, spa_q, iommu_pkg::SrcWalk, reads_q);
+            rsp_d   = iommu_base_pkg::ok_rsp(req_q, spa_q, iommu_base_pkg::SrcWalk, reads_q);
             state_d = StResp;
           end
         end

@@ -39,20 +39,20 @@ module iommu_top #(
   input  logic                   req_pv_i,
   input  logic [19:0]            req_pid_i,
   input  logic                   req_priv_i,
-  input  logic [1:0]             req_access_i,   // iommu_pkg::access_e
+  input  logic [1:0]             req_access_i,   // iommu_base_pkg::access_e
   input  logic [63:0]            req_iova_i,
 
   // Translation responses (any order).
   output logic                   rsp_valid_o,
   input  logic                   rsp_ready_i,
   output logic [15:0]            rsp_tag_o,
-  output logic [1:0]             rsp_status_o,   // iommu_pkg::status_e
+  output logic [1:0]             rsp_status_o,   // iommu_base_pkg::status_e
   output logic [63:0]            rsp_spa_o,
   output logic                   rsp_fault_o,    // a fault record is reported
   output logic [63:0]            rsp_rec0_o,     // record doubleword 0
   output logic [63:0]            rsp_iotval_o,
   output logic [63:0]            rsp_iotval2_o,
-  output logic [2:0]             rsp_source_o,   // iommu_pkg::source_e
+  output logic [2:0]             rsp_source_o,   // iommu_base_pkg::source_e
   output logic [7:0]             rsp_reads_o,    // memory reads of this translation
 
   // Memory requests: reads of 1 to 8 words, or a 64-bit compare-and-swap.
@@ -97,7 +97,7 @@ module iommu_top #(
 
   // ---- request queue ------------------------------------------------------------
 
-  iommu_pkg::req_t in_req, head;
+  iommu_base_pkg::req_t in_req, head;
   logic            fifo_full, head_valid, pop;
 
   always_comb begin
@@ -113,7 +113,7 @@ module iommu_top #(
   assign req_ready_o = !fifo_full;
 
   iommu_fifo #(
-    .Width ($bits(in_req)),   // not $bits(iommu_pkg::req_t): Yosys 0.23 rejects it
+    .Width ($bits(in_req)),   // not $bits(iommu_base_pkg::req_t): Yosys 0.23 rejects it
     .Depth (ReqQueue)
   ) u_req_queue (
     .clk_i   (clk_i),
@@ -190,29 +190,29 @@ module iommu_top #(
 
   logic           ddtc_lk0_valid, ddtc_lk0_hit;
   logic [23:0]    ddtc_lk0_did;
-  iommu_pkg::dc_t ddtc_lk0_dc;
+  iommu_base_pkg::dc_t ddtc_lk0_dc;
   logic           pdtc_lk0_valid, pdtc_lk0_hit, pdtc_lk1_hit;
   logic [23:0]    pdtc_lk0_did;
   logic [19:0]    pdtc_lk0_pid;
-  iommu_pkg::pc_t pdtc_lk0_pc, pdtc_lk1_pc;
+  iommu_base_pkg::pc_t pdtc_lk0_pc, pdtc_lk1_pc;
   logic           iotlb_lk0_valid, iotlb_lk0_hit, iotlb_lk1_hit;
-  iommu_pkg::req_t    iotlb_lk0_req;
-  iommu_pkg::stages_t iotlb_lk0_stages;
+  iommu_base_pkg::req_t    iotlb_lk0_req;
+  iommu_base_pkg::stages_t iotlb_lk0_stages;
   logic [63:0]    iotlb_lk0_spa, iotlb_lk1_spa;
   logic           cp_hit;
   logic [Walkers-1:0] w_start_valid_sel;
   logic           ddtc_lk1_unused_hit;
-  iommu_pkg::dc_t ddtc_lk1_unused_dc;
+  iommu_base_pkg::dc_t ddtc_lk1_unused_dc;
 
   // The walkers' cache port after arbitration (driven below).
   logic [2:0]              cp_op;
   logic [23:0]             cp_did;
   logic [19:0]             cp_pid;
-  iommu_pkg::dc_t          cp_dc;
-  iommu_pkg::pc_t          cp_pc;
-  iommu_pkg::req_t         cp_req;
-  iommu_pkg::stages_t      cp_stages;
-  iommu_pkg::iotlb_entry_t cp_entry;
+  iommu_base_pkg::dc_t          cp_dc;
+  iommu_base_pkg::pc_t          cp_pc;
+  iommu_base_pkg::req_t         cp_req;
+  iommu_base_pkg::stages_t      cp_stages;
+  iommu_base_pkg::iotlb_entry_t cp_entry;
 
   iommu_ddtc #(.Sets(DdtcSets), .Ways(DdtcWays)) u_ddtc (
     .clk_i        (clk_i),
@@ -315,13 +315,13 @@ module iommu_top #(
   // ---- lookup pipeline --------------------------------------------------------------
 
   logic                    lk_rsp_valid, lk_rsp_ready;
-  iommu_pkg::rsp_t         lk_rsp;
+  iommu_base_pkg::rsp_t         lk_rsp;
   logic                    walk_valid, walk_ready;
   logic [1:0]              walk_kind;
-  iommu_pkg::req_t         walk_req;
-  iommu_pkg::dc_t          walk_dc;
+  iommu_base_pkg::req_t         walk_req;
+  iommu_base_pkg::dc_t          walk_dc;
   logic                    walk_pc_valid;
-  iommu_pkg::pc_t          walk_pc;
+  iommu_base_pkg::pc_t          walk_pc;
   logic                    walk_stale;
   logic                    lk_busy;
   logic lk_ddtc_hit_inc, lk_ddtc_miss_inc, lk_pdtc_hit_inc, lk_pdtc_miss_inc;
@@ -525,7 +525,7 @@ module iommu_top #(
   assign w_rsp_ready  = rsp_ready_i ? w_rsp_gnt : '0;
   assign lk_rsp_ready = rsp_ready_i && !(|w_rsp_valid);
 
-  iommu_pkg::rsp_t out;
+  iommu_base_pkg::rsp_t out;
   always_comb begin
     out = lk_rsp;
     for (int w = 0; w < Walkers; w++) begin
@@ -537,7 +537,7 @@ module iommu_top #(
   assign rsp_tag_o     = out.req.tag;
   assign rsp_status_o  = out.status;
   assign rsp_spa_o     = out.spa;
-  assign rsp_fault_o   = out.status != iommu_pkg::StatusSuccess && out.reported;
+  assign rsp_fault_o   = out.status != iommu_base_pkg::StatusSuccess && out.reported;
   // Fault record doubleword 0 ("Fault/Event-Queue"): CAUSE 11:0, PID 31:12,
   // PV 32, PRIV 33, TTYP 39:34, DID 63:40. TTYP: 1 untranslated read-for-execute,
   // 2 untranslated read, 3 untranslated write.
@@ -550,8 +550,8 @@ module iommu_top #(
 
   function automatic logic [5:0] ttyp(logic [1:0] access);
     unique case (access)
-      iommu_pkg::AccExec:  ttyp = 6'd1;
-      iommu_pkg::AccWrite: ttyp = 6'd3;
+      iommu_base_pkg::AccExec:  ttyp = 6'd1;
+      iommu_base_pkg::AccWrite: ttyp = 6'd3;
       default:             ttyp = 6'd2;
     endcase
   endfunction
@@ -571,7 +571,7 @@ module iommu_top #(
   endfunction
 
   logic rsp_fire_fault;
-  assign rsp_fire_fault = rsp_valid_o && rsp_ready_i && out.status != iommu_pkg::StatusSuccess;
+  assign rsp_fire_fault = rsp_valid_o && rsp_ready_i && out.status != iommu_base_pkg::StatusSuccess;
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin

@@ -30,7 +30,7 @@ typedef struct IommuInputs {
     bool req_pv_i;
     uint32_t req_pid_i; /* 20 bits */
     bool req_priv_i;
-    uint8_t req_access_i; /* 2 bits, iommu_pkg::access_e */
+    uint8_t req_access_i; /* 2 bits, iommu_base_pkg::access_e */
     uint64_t req_iova_i;
     bool rsp_ready_i;
     bool mem_req_ready_i;
@@ -47,13 +47,13 @@ typedef struct IommuOutputs {
     bool req_ready_o;
     bool rsp_valid_o;
     uint16_t rsp_tag_o;
-    uint8_t rsp_status_o; /* 2 bits, iommu_pkg::status_e */
+    uint8_t rsp_status_o; /* 2 bits, iommu_base_pkg::status_e */
     uint64_t rsp_spa_o;
     bool rsp_fault_o;
     uint64_t rsp_rec0_o;
     uint64_t rsp_iotval_o;
     uint64_t rsp_iotval2_o;
-    uint8_t rsp_source_o; /* 3 bits, iommu_pkg::source_e */
+    uint8_t rsp_source_o; /* 3 bits, iommu_base_pkg::source_e */
     uint8_t rsp_reads_o;
     bool mem_req_valid_o;
     uint8_t mem_req_id_o; /* 3 bits */

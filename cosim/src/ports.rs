@@ -58,7 +58,7 @@ port_struct! {
         pub req_pid_i: u32,
         /// Privileged (supervisor) request.
         pub req_priv_i: bool,
-        /// Access type (2 bits, `iommu_pkg::access_e`: 0 read, 1 write, 2 execute).
+        /// Access type (2 bits, `iommu_base_pkg::access_e`: 0 read, 1 write, 2 execute).
         pub req_access_i: u8,
         /// The I/O virtual address.
         pub req_iova_i: u64,
@@ -93,7 +93,7 @@ port_struct! {
         pub rsp_valid_o: bool,
         /// The response's request tag.
         pub rsp_tag_o: u16,
-        /// Completion status (2 bits, `iommu_pkg::status_e`).
+        /// Completion status (2 bits, `iommu_base_pkg::status_e`).
         pub rsp_status_o: u8,
         /// The translated address.
         pub rsp_spa_o: u64,
@@ -105,7 +105,7 @@ port_struct! {
         pub rsp_iotval_o: u64,
         /// Fault record `iotval2`.
         pub rsp_iotval2_o: u64,
-        /// Where the answer came from (3 bits, `iommu_pkg::source_e`).
+        /// Where the answer came from (3 bits, `iommu_base_pkg::source_e`).
         pub rsp_source_o: u8,
         /// Memory reads of this translation.
         pub rsp_reads_o: u8,

@@ -29,7 +29,7 @@
 //
 // Build (geometry as parameters, and again as TB_GEOM, which must match the log's
 // G line; give the C++ file with an absolute path when --Mdir is elsewhere):
-//   verilator --cc --exe --build -Wall --assert -Irtl rtl/iommu_pkg.sv \
+//   verilator --cc --exe --build -Wall --assert -Irtl rtl/iommu_base_pkg.sv \
 //     rtl/iommu_plru.sv rtl/iommu_iotlb.sv rtl/iommu_ddtc.sv rtl/iommu_pdtc.sv \
 //     rtl/iommu_cmd.sv rtl/tb/iommu_cache_tb_top.sv rtl/tb/iommu_cache_tb.cpp \
 //     --top-module iommu_cache_tb_top -GIotlbSets=16 -GIotlbWays=4 \

@@ -8,14 +8,14 @@
 // `walked` is 0 when the model refused the address before any read (va_ok = 0):
 // only va_ok is compared then. Otherwise pte_addr is the model's address of the
 // PTE at `level` (read from table_ppn), kind is the model's answer to that PTE
-// (iommu_pkg::pte_kind_e), next_ppn is checked for PteNext, and new_pte,
+// (iommu_base_pkg::pte_kind_e), next_ppn is checked for PteNext, and new_pte,
 // page_shift and pa for PteUpdate and PteLeaf (new_pte is the leaf as used, so
 // pte | A/D for an update and pte itself for a leaf).
 //
 // Build (two Verilated models; the first is linked into the second):
-//   verilator --cc --build -Wall rtl/iommu_pkg.sv rtl/iommu_pte_addr.sv \
+//   verilator --cc --build -Wall rtl/iommu_base_pkg.sv rtl/iommu_pte_addr.sv \
 //     --top-module iommu_pte_addr --Mdir OBJ/addr
-//   verilator --cc --exe --build -Wall rtl/iommu_pkg.sv rtl/iommu_pte_check.sv \
+//   verilator --cc --exe --build -Wall rtl/iommu_base_pkg.sv rtl/iommu_pte_check.sv \
 //     --top-module iommu_pte_check rtl/tb/iommu_pte_tb.cpp --Mdir OBJ/check \
 //     -CFLAGS -IOBJ/addr OBJ/addr/Viommu_pte_addr__ALL.a -o iommu_pte_tb
 // Run: OBJ/check/iommu_pte_tb CASES [MIN_CASES]

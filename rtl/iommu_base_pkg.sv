@@ -1,8 +1,11 @@
 // Types and constants shared by the IOMMU modules: access types, fault causes
 // (RISC-V IOMMU specification, "Fault/Event-Queue", table of causes), and the
-// encodings of the walker's outputs. Modules name items as iommu_pkg::name
+// encodings of the walker's outputs. Modules name items as iommu_base_pkg::name
 // (Yosys rejects `import pkg::*`).
-package iommu_pkg;
+// Named to sort before every module that uses it, so that a plain
+// `verilator --lint-only -Wall rtl/*.sv` reads it first (Verilator needs a
+// package declared before its use); files.f lists it first too.
+package iommu_base_pkg;
 
   // Access type of a request (and the permission a walk checks).
   typedef enum logic [1:0] {
@@ -146,28 +149,28 @@ package iommu_pkg;
   endfunction
 
   // Access fault, page fault and guest-page fault causes by access type. Enum
-  // items are named iommu_pkg::item inside the package too: Yosys 0.23 does not
+  // items are named iommu_base_pkg::item inside the package too: Yosys 0.23 does not
   // find them unqualified in a package function called from a module.
   function automatic logic [11:0] access_cause(logic [1:0] access);
     case (access)
-      iommu_pkg::AccWrite: access_cause = CauseWriteAccess;
-      iommu_pkg::AccExec:  access_cause = CauseInstrAccess;
+      iommu_base_pkg::AccWrite: access_cause = CauseWriteAccess;
+      iommu_base_pkg::AccExec:  access_cause = CauseInstrAccess;
       default:  access_cause = CauseReadAccess;
     endcase
   endfunction
 
   function automatic logic [11:0] page_cause(logic [1:0] access);
     case (access)
-      iommu_pkg::AccWrite: page_cause = CauseWritePage;
-      iommu_pkg::AccExec:  page_cause = CauseInstrPage;
+      iommu_base_pkg::AccWrite: page_cause = CauseWritePage;
+      iommu_base_pkg::AccExec:  page_cause = CauseInstrPage;
       default:  page_cause = CauseReadPage;
     endcase
   endfunction
 
   function automatic logic [11:0] guest_page_cause(logic [1:0] access);
     case (access)
-      iommu_pkg::AccWrite: guest_page_cause = CauseWriteGuestPage;
-      iommu_pkg::AccExec:  guest_page_cause = CauseInstrGuestPage;
+      iommu_base_pkg::AccWrite: guest_page_cause = CauseWriteGuestPage;
+      iommu_base_pkg::AccExec:  guest_page_cause = CauseInstrGuestPage;
       default:  guest_page_cause = CauseReadGuestPage;
     endcase
   endfunction
@@ -178,14 +181,14 @@ package iommu_pkg;
   // in a function.
   function automatic rsp_t fault_rsp(req_t req, logic dtf, logic [11:0] cause,
                                      logic [63:0] iotval2, logic [7:0] reads);
-    fault_rsp = {req, iommu_pkg::StatusUr, 64'd0, !dtf || reported_under_dtf(cause), cause,
-                 iotval2, iommu_pkg::SrcFault, reads};
+    fault_rsp = {req, iommu_base_pkg::StatusUr, 64'd0, !dtf || reported_under_dtf(cause), cause,
+                 iotval2, iommu_base_pkg::SrcFault, reads};
   endfunction
 
   // A successful response (fields in rsp_t's order, as above).
   function automatic rsp_t ok_rsp(req_t req, logic [63:0] spa, logic [2:0] source,
                                   logic [7:0] reads);
-    ok_rsp = {req, iommu_pkg::StatusSuccess, spa, 1'b0, 12'd0, 64'd0, source, reads};
+    ok_rsp = {req, iommu_base_pkg::StatusSuccess, spa, 1'b0, 12'd0, 64'd0, source, reads};
   endfunction
 
 endpackage
