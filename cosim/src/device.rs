@@ -465,11 +465,7 @@ impl CycleDevice for RtlDevice {
     /// here.
     fn command(&mut self, mem: &mut dyn Memory, cmd: [u64; 2]) -> Result<(), CommandError> {
         self.command = Some(cmd);
-        let decoded = command::decode(cmd, &self.regs)?;
-        if let command::Command::IofenceC { write: Some((addr, data)), .. } = decoded {
-            mem.write_u32(Spa(addr), data).map_err(|_| CommandError::MemoryFault { addr })?;
-        }
-        Ok(())
+        command::decode(cmd, &self.regs)?.completion_write(mem)
     }
 
     fn counters(&self) -> &Counters {

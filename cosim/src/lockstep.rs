@@ -124,6 +124,17 @@ impl Failure {
     }
 }
 
+fn show_request(r: &Request) -> String {
+    format!(
+        "device {:#x}, pid {}, {}{}, IOVA {:#x}",
+        r.device_id.0,
+        r.pid.map_or("none".to_string(), |p| format!("{:#x}", p.0)),
+        if r.privileged { "supervisor " } else { "" },
+        r.access.name(),
+        r.iova.0
+    )
+}
+
 fn show(r: &Response) -> String {
     match (r.status, &r.fault) {
         (Status::Success, _) => format!("success, SPA {:#x}", r.spa.0),
@@ -150,15 +161,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::Answer { cycle, request, expected, alternative, got, step } => {
                 writeln!(f, "answer mismatch at cycle {cycle} (step {step})")?;
-                writeln!(
-                    f,
-                    "  request: device {:#x}, pid {}, {}{}, IOVA {:#x}",
-                    request.device_id.0,
-                    request.pid.map_or("none".to_string(), |p| format!("{:#x}", p.0)),
-                    if request.privileged { "supervisor " } else { "" },
-                    request.access.name(),
-                    request.iova.0
-                )?;
+                writeln!(f, "  request: {}", show_request(request))?;
                 writeln!(f, "  model:   {}", show(expected))?;
                 if let Some(a) = alternative {
                     writeln!(f, "  model after the concurrent table change: {}", show(a))?;
@@ -180,15 +183,7 @@ impl fmt::Display for Failure {
             Failure::Stuck { step, error } => write!(f, "{error} (step {step})"),
             Failure::Timing { request, step, rtl, model, sources } => {
                 writeln!(f, "timing mismatch (step {step})")?;
-                writeln!(
-                    f,
-                    "  request: device {:#x}, pid {}, {}{}, IOVA {:#x}",
-                    request.device_id.0,
-                    request.pid.map_or("none".to_string(), |p| format!("{:#x}", p.0)),
-                    if request.privileged { "supervisor " } else { "" },
-                    request.access.name(),
-                    request.iova.0
-                )?;
+                writeln!(f, "  request: {}", show_request(request))?;
                 writeln!(
                     f,
                     "  model: issued at cycle {}, completed at {} (latency {}, {})",
@@ -325,7 +320,7 @@ impl TimingCheck {
 
     /// Compares one request's completions on both sides.
     fn compare(&mut self, rtl: &Completion, model: &Completion) -> Result<(), Failure> {
-        let (request, step) = self.requests.remove(&rtl.tag).unwrap_or((rtl_request_unknown(), 0));
+        let (request, step) = self.requests.remove(&rtl.tag).unwrap_or((Request::default(), 0));
         self.stats.compared += 1;
         self.stats.rtl_latency.record(rtl.completed - rtl.issued);
         self.stats.model_latency.record(model.completed - model.issued);
@@ -347,17 +342,6 @@ impl TimingCheck {
             self.stats.first = Some(f.to_string());
         }
         Ok(())
-    }
-}
-
-fn rtl_request_unknown() -> Request {
-    Request {
-        device_id: iommu_model::DeviceId(0),
-        pid: None,
-        privileged: false,
-        iova: iommu_model::Iova(0),
-        access: iommu_model::Access::Read,
-        len: 0,
     }
 }
 
@@ -574,7 +558,7 @@ impl Lockstep {
                     let tc = self.timing.as_mut().expect("timing check");
                     let (tag, c) =
                         tc.rtl_done.iter().next().map(|(t, c)| (*t, *c)).expect("an unpaired RTL completion");
-                    let (request, step) = tc.requests.remove(&tag).unwrap_or((rtl_request_unknown(), 0));
+                    let (request, step) = tc.requests.remove(&tag).unwrap_or((Request::default(), 0));
                     return Err(Failure::Timing {
                         request,
                         step,
@@ -899,17 +883,7 @@ pub fn shape(regs: &Regs, mem: &mut SparseMemory, req: &Request) -> &'static str
         _ => return "iommu-off",
     }
     let ext = regs.capabilities.msi_flat();
-    let did = u64::from(req.device_id.0);
-    let ddi = |level: u64| -> u64 {
-        match (ext, level) {
-            (false, 0) => did & 0x7f,
-            (false, 1) => (did >> 7) & 0x1ff,
-            (false, _) => (did >> 16) & 0xff,
-            (true, 0) => did & 0x3f,
-            (true, 1) => (did >> 6) & 0x1ff,
-            (true, _) => (did >> 15) & 0x1ff,
-        }
-    };
+    let ddi = |level: u64| iommu_model::context::ddi(req.device_id.0, level as u8, ext);
     let mut addr = regs.ddtp.root().0;
     let mut level = mode - 2;
     while level > 0 {

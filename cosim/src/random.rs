@@ -38,7 +38,7 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use iommu_model::command::encode;
-use iommu_model::context::{dir_nonleaf_ppn, pdi, DeviceContext, PdtMode, ProcessContext};
+use iommu_model::context::{ddi, dir_nonleaf_ppn, pdi, DeviceContext, PdtMode, ProcessContext};
 use iommu_model::pte::{bits, Pte, Scheme};
 use iommu_model::tables::{self, pc_ta, tc, DeviceDirectory, PageSize, PageTable, Pages, ProcessDirectory, Space};
 use iommu_model::{
@@ -605,19 +605,6 @@ fn choose_caps(rng: &mut Rng, forbid: u64) -> u64 {
 
 fn did_width(levels: u8, extended: bool) -> u32 {
     (if extended { 6 } else { 7 } + 9 * (u32::from(levels) - 1)).min(24)
-}
-
-/// `DDI[level]` of a device ID (`DeviceDirectory` keeps its own private).
-fn ddi(did: u32, level: u8, extended: bool) -> u64 {
-    let did = u64::from(did);
-    match (extended, level) {
-        (false, 0) => did & 0x7f,
-        (false, 1) => (did >> 7) & 0x1ff,
-        (false, _) => (did >> 16) & 0xff,
-        (true, 0) => did & 0x3f,
-        (true, 1) => (did >> 6) & 0x1ff,
-        (true, _) => (did >> 15) & 0x1ff,
-    }
 }
 
 /// The bits of `x` deposited where `mask` has ones (the inverse of the MSI

@@ -1,6 +1,7 @@
 //! The IOMMU's caches together, and their configuration.
 
 use crate::cache::{Geometry, GeometryError};
+use crate::command::Command;
 use crate::ddtc::Ddtc;
 use crate::iotlb::Iotlb;
 use crate::pdtc::Pdtc;
@@ -65,6 +66,29 @@ impl Caches {
         self.iotlb.clear();
         self.ddtc.invalidate(None);
         self.pdtc.invalidate(None, None);
+        self.epoch += 1;
+    }
+
+    /// Applies a command's invalidations ("Command-Queue", IOTINVAL and IODIR) and
+    /// ends the epoch of the translations in flight: every executed command does,
+    /// so that no walk that began before it fills a cache.
+    pub fn execute(&mut self, cmd: &Command) {
+        match *cmd {
+            Command::IotinvalVma { gscid, pscid, range, .. } => {
+                self.iotlb.invalidate_vma(gscid, pscid, range);
+            }
+            Command::IotinvalGvma { gscid, range, .. } => {
+                self.iotlb.invalidate_gvma(gscid, range);
+            }
+            Command::IodirInvalDdt { did } => {
+                self.ddtc.invalidate(did);
+                self.pdtc.invalidate(did, None);
+            }
+            Command::IodirInvalPdt { did, pid } => {
+                self.pdtc.invalidate(Some(did), Some(pid));
+            }
+            Command::IofenceC { .. } | Command::Ats { .. } => {}
+        }
         self.epoch += 1;
     }
 

@@ -78,6 +78,18 @@ pub enum CommandError {
     },
 }
 
+impl Command {
+    /// Makes the `IOFENCE.C` completion write, if this is one that asks for it
+    /// (`AV=1`): every earlier command has completed when a command runs to
+    /// completion in order, as here. Other commands write nothing.
+    pub fn completion_write(&self, mem: &mut (impl crate::memory::Memory + ?Sized)) -> Result<(), CommandError> {
+        if let Command::IofenceC { write: Some((addr, data)), .. } = *self {
+            mem.write_u32(crate::addr::Spa(addr), data).map_err(|_| CommandError::MemoryFault { addr })?;
+        }
+        Ok(())
+    }
+}
+
 const IOTINVAL: u8 = 1;
 const IOFENCE: u8 = 2;
 const IODIR: u8 = 3;

@@ -67,6 +67,20 @@ impl PdtMode {
     }
 }
 
+/// The device-directory index `DDI[level]` of a device ID: 7, 9 and 8 bits in the
+/// base format, 6, 9 and 9 in the extended one ("Device-directory-table").
+pub fn ddi(did: u32, level: u8, extended: bool) -> u64 {
+    let did = u64::from(did);
+    match (extended, level) {
+        (false, 0) => did & 0x7f,
+        (false, 1) => (did >> 7) & 0x1ff,
+        (false, _) => (did >> 16) & 0xff,
+        (true, 0) => did & 0x3f,
+        (true, 1) => (did >> 6) & 0x1ff,
+        (true, _) => (did >> 15) & 0x1ff,
+    }
+}
+
 /// The process-directory index `PDI[level]` of a process ID: 8, 9 and 3 bits.
 pub fn pdi(pid: u32, level: u8) -> u64 {
     u64::from(match level {

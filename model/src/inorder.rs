@@ -40,14 +40,12 @@
 use crate::caches::Caches;
 use crate::command::{self, CommandError};
 use crate::fault::FaultRecord;
-use crate::iommu::Iommu;
 use crate::memory::Memory;
 use crate::regs::Regs;
 use crate::request::Request;
 use crate::stats::Counters;
-use crate::timing::{Completion, CycleDevice, TimingConfig};
+use crate::timing::{record, Completion, CycleDevice, TimingConfig};
 use crate::translate::{CacheOp, Deferred, Ending, Env, GsFor, PteStage, Reply, Source, Step, Translation, Wait};
-use crate::CacheConfig;
 use std::collections::VecDeque;
 
 /// Where a walk starts: how far the lookup pipeline got.
@@ -304,22 +302,6 @@ fn resume(regs: &Regs, caches: &mut Caches, counters: &mut Counters, t: &mut Tra
     t.resume(&mut env, reply)
 }
 
-fn finish(
-    done: &mut Vec<Completion>,
-    faults: &mut Vec<FaultRecord>,
-    cycle: u64,
-    tag: u32,
-    issued: u64,
-    t: &Translation,
-) {
-    let response = t.response();
-    if let Some(f) = response.reported_fault() {
-        faults.push(*f);
-    }
-    let (source, reads) = (t.source(), t.reads());
-    done.push(Completion { tag, response, issued, completed: cycle, source, merged: false, reads });
-}
-
 /// The in-order timing model. See the module documentation.
 pub struct InOrderModel {
     config: TimingConfig,
@@ -339,14 +321,7 @@ pub struct InOrderModel {
 }
 
 fn blank() -> Box<Translation> {
-    Box::new(Translation::new(Request {
-        device_id: crate::addr::DeviceId(0),
-        pid: None,
-        privileged: false,
-        iova: crate::addr::Iova(0),
-        access: crate::request::Access::Read,
-        len: 0,
-    }))
+    Box::new(Translation::new(Request::default()))
 }
 
 impl InOrderModel {
@@ -397,7 +372,7 @@ impl InOrderModel {
     }
 
     fn finish(&mut self, tag: u32, issued: u64, t: &Translation) {
-        finish(&mut self.done, &mut self.faults, self.cycle, tag, issued, t);
+        record(&mut self.done, &mut self.faults, t, (tag, issued, self.cycle), false);
     }
 
     fn resume(&mut self, t: &mut Translation, reply: Reply<'_>) -> Step {
@@ -425,7 +400,7 @@ impl InOrderModel {
             return false;
         };
         let wk = &self.walkers[w];
-        finish(&mut self.done, &mut self.faults, now, wk.tag, wk.issued, &wk.t);
+        record(&mut self.done, &mut self.faults, &wk.t, (wk.tag, wk.issued, now), false);
         self.walkers[w].phase = Phase::Idle;
         self.walkers[w].from = now + 1;
         true
@@ -592,10 +567,7 @@ impl CycleDevice for InOrderModel {
         // The command of this cycle: its invalidation first; every translation
         // begun before it may no longer fill (Caches::epoch moves on).
         let inval = if let Some(c) = self.command.take() {
-            let mut scratch = Iommu::with_regs(CacheConfig::DISABLED, self.regs);
-            std::mem::swap(scratch.caches_mut(), &mut self.caches);
-            let _ = scratch.execute(&mut crate::memory::SparseMemory::new(), c);
-            std::mem::swap(scratch.caches_mut(), &mut self.caches);
+            self.caches.execute(&c);
             true
         } else {
             false
@@ -618,9 +590,7 @@ impl CycleDevice for InOrderModel {
     /// IOFENCE.C completion write is made at once.
     fn command(&mut self, mem: &mut dyn Memory, cmd: [u64; 2]) -> Result<(), CommandError> {
         let c = command::decode(cmd, &self.regs)?;
-        if let command::Command::IofenceC { write: Some((addr, data)), .. } = c {
-            mem.write_u32(crate::addr::Spa(addr), data).map_err(|_| CommandError::MemoryFault { addr })?;
-        }
+        c.completion_write(mem)?;
         self.command = Some(c);
         Ok(())
     }
@@ -653,13 +623,14 @@ mod tests {
     use super::*;
     use crate::addr::{DeviceId, Iova};
     use crate::context::DeviceContext;
+    use crate::iommu::Iommu;
     use crate::memory::SparseMemory;
     use crate::pte::{bits, Scheme};
     use crate::regs::{Capabilities, Ddtp, Fctl};
     use crate::request::{Access, Response, Status};
     use crate::tables::{self, tc, DeviceDirectory, PageSize, PageTable, Pages, Space};
     use crate::timing::{run_closed_loop, Microarch, TimingModel};
-    use crate::{Geometry, Replacement};
+    use crate::{CacheConfig, Geometry, Replacement};
 
     /// One device (1-level DDT, base contexts) with Sv39 pages at 0x1000_0000.
     fn world() -> (SparseMemory, Regs) {

@@ -35,14 +35,7 @@ impl Iommu {
             counters: Counters::default(),
             faults: Vec::new(),
             last_source: Source::Pending,
-            walk: Box::new(Translation::new(Request {
-                device_id: crate::addr::DeviceId(0),
-                pid: None,
-                privileged: false,
-                iova: crate::addr::Iova(0),
-                access: crate::request::Access::Read,
-                len: 0,
-            })),
+            walk: Box::new(Translation::new(Request::default())),
         }
     }
 
@@ -104,31 +97,8 @@ impl Iommu {
 
     /// Runs a decoded command.
     pub fn execute(&mut self, mem: &mut (impl Memory + ?Sized), cmd: Command) -> Result<(), CommandError> {
-        let c = &mut self.caches;
-        match cmd {
-            Command::IotinvalVma { gscid, pscid, range, .. } => {
-                c.iotlb.invalidate_vma(gscid, pscid, range);
-            }
-            Command::IotinvalGvma { gscid, range, .. } => {
-                c.iotlb.invalidate_gvma(gscid, range);
-            }
-            Command::IodirInvalDdt { did } => {
-                c.ddtc.invalidate(did);
-                c.pdtc.invalidate(did, None);
-            }
-            Command::IodirInvalPdt { did, pid } => {
-                c.pdtc.invalidate(Some(did), Some(pid));
-            }
-            Command::IofenceC { write, .. } => {
-                // Every earlier command has completed: commands run to completion
-                // in order here.
-                if let Some((addr, data)) = write {
-                    mem.write_u32(crate::addr::Spa(addr), data).map_err(|_| CommandError::MemoryFault { addr })?;
-                }
-            }
-            Command::Ats { .. } => {}
-        }
-        c.epoch += 1;
+        cmd.completion_write(mem)?;
+        self.caches.execute(&cmd);
         Ok(())
     }
 }

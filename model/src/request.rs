@@ -26,8 +26,9 @@ impl Access {
     }
 }
 
-/// An untranslated request (PCIe AT=00) from a device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// An untranslated request (PCIe AT=00) from a device. The default is an
+/// empty read of IOVA 0 by device 0 (a placeholder for a machine not in use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Request {
     /// The requester.
     pub device_id: DeviceId,

@@ -451,15 +451,7 @@ impl DeviceDirectory {
     }
 
     fn ddi(&self, did: u32, level: u8) -> u64 {
-        let did = u64::from(did);
-        match (self.extended, level) {
-            (false, 0) => did & 0x7f,
-            (false, 1) => (did >> 7) & 0x1ff,
-            (false, _) => (did >> 16) & 0xff,
-            (true, 0) => did & 0x3f,
-            (true, 1) => (did >> 6) & 0x1ff,
-            (true, _) => (did >> 15) & 0x1ff,
-        }
+        crate::context::ddi(did, level, self.extended)
     }
 
     /// The address where the device context of `did` lives, creating the

@@ -41,7 +41,6 @@ use crate::cache::{Geometry, SetAssoc};
 use crate::caches::{CacheConfig, Caches};
 use crate::command::{self, CommandError};
 use crate::fault::FaultRecord;
-use crate::iommu::Iommu;
 use crate::memory::Memory;
 use crate::regs::Regs;
 use crate::request::{Request, Response};
@@ -223,6 +222,22 @@ struct MissEntry {
     t: Box<Translation>,
 }
 
+/// Records a finished translation: its completion (tag, issue and completion
+/// cycles) in `done`, its reported fault record, if any, in `faults`.
+pub(crate) fn record(
+    done: &mut Vec<Completion>,
+    faults: &mut Vec<FaultRecord>,
+    t: &Translation,
+    (tag, issued, completed): (u32, u64, u64),
+    merged: bool,
+) {
+    let response = t.response();
+    if let Some(f) = response.reported_fault() {
+        faults.push(*f);
+    }
+    done.push(Completion { tag, response, issued, completed, source: t.source(), merged, reads: t.reads() });
+}
+
 /// The timing model.
 pub struct TimingModel {
     config: TimingConfig,
@@ -244,17 +259,6 @@ pub struct TimingModel {
     spare: Vec<Box<Translation>>,
 }
 
-fn blank_request() -> Request {
-    Request {
-        device_id: DeviceId(0),
-        pid: None,
-        privileged: false,
-        iova: crate::addr::Iova(0),
-        access: crate::request::Access::Read,
-        len: 0,
-    }
-}
-
 fn key_of(req: &Request) -> (DeviceId, Option<u32>, u64) {
     (req.device_id, req.pid.map(|p| p.0), req.iova.page())
 }
@@ -269,7 +273,7 @@ impl TimingModel {
                 issued: 0,
                 merged: false,
                 key: (DeviceId(0), None, 0),
-                t: Box::new(Translation::new(blank_request())),
+                t: Box::new(Translation::new(Request::default())),
                 waiting: None,
                 to_memory: false,
                 followers: Vec::new(),
@@ -305,19 +309,7 @@ impl TimingModel {
     }
 
     fn complete(&mut self, tag: u32, t: &Translation, issued: u64, merged: bool) {
-        let response = t.response();
-        if let Some(f) = response.reported_fault() {
-            self.faults.push(*f);
-        }
-        self.done.push(Completion {
-            tag,
-            response,
-            issued,
-            completed: self.cycle,
-            source: t.source(),
-            merged,
-            reads: t.reads(),
-        });
+        record(&mut self.done, &mut self.faults, t, (tag, issued, self.cycle), merged);
     }
 
     /// The lookup stage: at most one request per cycle.
@@ -486,7 +478,7 @@ impl TimingModel {
 
     fn finish_walk(&mut self, w: usize) {
         let (tag, issued, merged) = (self.walkers[w].tag, self.walkers[w].issued, self.walkers[w].merged);
-        let t = std::mem::replace(&mut self.walkers[w].t, Box::new(Translation::new(blank_request())));
+        let t = std::mem::replace(&mut self.walkers[w].t, Box::new(Translation::new(Request::default())));
         self.complete(tag, &t, issued, merged);
         self.walkers[w].t = t;
         self.walkers[w].busy = false;
@@ -537,17 +529,14 @@ impl CycleDevice for TimingModel {
 
     fn command(&mut self, mem: &mut dyn Memory, cmd: [u64; 2]) -> Result<(), CommandError> {
         let c = command::decode(cmd, &self.regs)?;
-        // Commands run on the same caches as the golden model's.
-        let mut scratch = Iommu::with_regs(CacheConfig::DISABLED, self.regs);
-        std::mem::swap(scratch.caches_mut(), &mut self.caches);
-        let r = scratch.execute(mem, c);
-        std::mem::swap(scratch.caches_mut(), &mut self.caches);
+        c.completion_write(mem)?;
+        self.caches.execute(&c);
         if !matches!(c, command::Command::IofenceC { .. }) {
             for wc in &mut self.walk_caches {
                 wc.clear();
             }
         }
-        r
+        Ok(())
     }
 
     fn counters(&self) -> &Counters {
@@ -605,6 +594,7 @@ mod tests {
     use super::*;
     use crate::addr::Iova;
     use crate::context::DeviceContext;
+    use crate::iommu::Iommu;
     use crate::memory::SparseMemory;
     use crate::pte::{bits, Scheme};
     use crate::regs::{Capabilities, Ddtp, Fctl};

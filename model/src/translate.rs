@@ -282,8 +282,6 @@ pub struct Translation {
     writes: u32,
     /// Pause before cache accesses ([`Step::Cache`]).
     pause: bool,
-    /// The device context came from memory, not from the DDTC.
-    walked_dc: bool,
     /// The DDTC missed (the DDT is walked).
     ddtc_missed: bool,
     /// The PDTC missed (the PDT is walked).
@@ -337,7 +335,6 @@ impl Translation {
             reads: 0,
             writes: 0,
             pause: false,
-            walked_dc: false,
             ddtc_missed: false,
             pdtc_missed: false,
             hit: false,
@@ -367,7 +364,6 @@ impl Translation {
         self.source = Source::Pending;
         self.reads = 0;
         self.writes = 0;
-        self.walked_dc = false;
         self.ddtc_missed = false;
         self.pdtc_missed = false;
         self.ending = Ending::Here;
@@ -696,15 +692,7 @@ impl Translation {
     }
 
     fn ddi(&self, level: u8) -> u64 {
-        let did = u64::from(self.req.device_id.0);
-        match (self.extended, level) {
-            (false, 0) => did & 0x7f,
-            (false, 1) => (did >> 7) & 0x1ff,
-            (false, _) => (did >> 16) & 0xff,
-            (true, 0) => did & 0x3f,
-            (true, 1) => (did >> 6) & 0x1ff,
-            (true, _) => (did >> 15) & 0x1ff,
-        }
+        context::ddi(self.req.device_id.0, level, self.extended)
     }
 
     /// "Process to locate the Device-context", steps 2-3 and 8.
@@ -746,7 +734,6 @@ impl Translation {
             return self.fault(env, Cause::DDT_MISCONFIGURED, 0);
         }
         self.dc = dc;
-        self.walked_dc = true;
         if self.pause {
             self.wait = Wait::Cache(CacheOp::DdtcFill);
             return Step::Cache;
@@ -794,7 +781,7 @@ impl Translation {
         if mode == PdtMode::Bare {
             return self.set_stages(env, 0, 0, 0);
         }
-        if self.pause && self.walked_dc {
+        if self.pause && self.ddtc_missed {
             self.wait = Wait::Cache(CacheOp::PdtcLookup);
             return Step::Cache;
         }
