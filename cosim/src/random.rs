@@ -607,6 +607,11 @@ fn did_width(levels: u8, extended: bool) -> u32 {
     (if extended { 6 } else { 7 } + 9 * (u32::from(levels) - 1)).min(24)
 }
 
+/// The items whose capability bit is set, in order.
+fn enabled<T>(items: [(bool, T); 3]) -> Vec<T> {
+    items.into_iter().filter_map(|(on, x)| on.then_some(x)).collect()
+}
+
 /// The bits of `x` deposited where `mask` has ones (the inverse of the MSI
 /// `extract`).
 fn deposit(x: u64, mask: u64) -> u64 {
@@ -708,26 +713,17 @@ impl<'o> Gen<'o> {
 
     fn fs_schemes(&self) -> Vec<Scheme> {
         let c = self.caps;
-        [(c.sv39(), Scheme::SV39), (c.sv48(), Scheme::SV48), (c.sv57(), Scheme::SV57)]
-            .into_iter()
-            .filter_map(|(on, s)| on.then_some(s))
-            .collect()
+        enabled([(c.sv39(), Scheme::SV39), (c.sv48(), Scheme::SV48), (c.sv57(), Scheme::SV57)])
     }
 
     fn g_schemes(&self) -> Vec<Scheme> {
         let c = self.caps;
-        [(c.sv39x4(), Scheme::SV39X4), (c.sv48x4(), Scheme::SV48X4), (c.sv57x4(), Scheme::SV57X4)]
-            .into_iter()
-            .filter_map(|(on, s)| on.then_some(s))
-            .collect()
+        enabled([(c.sv39x4(), Scheme::SV39X4), (c.sv48x4(), Scheme::SV48X4), (c.sv57x4(), Scheme::SV57X4)])
     }
 
     fn pd_modes(&self) -> Vec<PdtMode> {
         let c = self.caps;
-        [(c.pd8(), PdtMode::Pd8), (c.pd17(), PdtMode::Pd17), (c.pd20(), PdtMode::Pd20)]
-            .into_iter()
-            .filter_map(|(on, m)| on.then_some(m))
-            .collect()
+        enabled([(c.pd8(), PdtMode::Pd8), (c.pd17(), PdtMode::Pd17), (c.pd20(), PdtMode::Pd20)])
     }
 
     fn mark_bad(&mut self, addr: u64) {
